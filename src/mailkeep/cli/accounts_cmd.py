@@ -1,0 +1,7 @@
+"""``mailkeep domain | user | alias``."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,7 @@
+"""``mailkeep serve``."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

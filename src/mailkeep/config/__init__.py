@@ -1,0 +1,1 @@
+"""The one typed configuration schema, its loader and its documentation generator."""
