@@ -21,7 +21,7 @@ def _check_host_port(value: str) -> str:
     """Accept "host:port" and "[v6]:port" with a port from 1 to 65535."""
     host, sep, port = value.rpartition(":")
     if not sep or not host:
-        raise ValueError("expected \"host:port\", e.g. \"127.0.0.1:2525\" or \"[::1]:2525\"")
+        raise ValueError('expected "host:port", e.g. "127.0.0.1:2525" or "[::1]:2525"')
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"port {port!r} is not a number from 1 to 65535")
     if host.startswith("[") and host.endswith("]"):
@@ -30,7 +30,7 @@ def _check_host_port(value: str) -> str:
         except ValueError:
             raise ValueError(f"{host} is not an IPv6 address") from None
     elif ":" in host:
-        raise ValueError("write an IPv6 address in brackets, e.g. \"[::1]:2525\"")
+        raise ValueError('write an IPv6 address in brackets, e.g. "[::1]:2525"')
     return value
 
 
@@ -56,13 +56,9 @@ class Listen(Section):
     submissions: HostPort | None = Field(
         None, description="Mail from your users' clients over implicit TLS (port 465)."
     )
-    imap: HostPort | None = Field(
-        None, description="IMAP (port 143): login only after STARTTLS."
-    )
+    imap: HostPort | None = Field(None, description="IMAP (port 143): login only after STARTTLS.")
     imaps: HostPort | None = Field(None, description="IMAP over implicit TLS (port 993).")
-    pop3: HostPort | None = Field(
-        None, description="POP3 (port 110): login only after STLS."
-    )
+    pop3: HostPort | None = Field(None, description="POP3 (port 110): login only after STLS.")
     pop3s: HostPort | None = Field(None, description="POP3 over implicit TLS (port 995).")
 
 
