@@ -4,15 +4,21 @@ Every setting has a type, a default that is the secure choice, and a one-line de
 (the ``description`` of its Field) from which docs/config.md is generated. Unknown keys are
 errors. Sections are classes; add new settings here, with the reason for a limit's default
 in a comment beside it (DESIGN 3.6).
+
+Every relative path in the file (any ``Path`` field, at any depth) is taken from the config
+file's directory when the file is loaded (config.load); ``~`` is not expanded. A value type
+that needs a name of its own in messages and docs carries a ``ValueKind`` in its
+``Annotated`` metadata (see HostPort).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mailkeep.mail.hostname import check_hostname
 
@@ -34,32 +40,64 @@ def _check_host_port(value: str) -> str:
     return value
 
 
-HostPort = Annotated[str, AfterValidator(_check_host_port)]
-Hostname = Annotated[str, AfterValidator(check_hostname)]
+@dataclass(frozen=True, slots=True)
+class ValueKind:
+    """How a value type is named to people, in error messages and in docs/config.md."""
+
+    words: str  # e.g. '"host:port" string'
+    example: str  # a TOML value, e.g. '"127.0.0.1:2525"'
+
+
+HostPort = Annotated[
+    str, AfterValidator(_check_host_port), ValueKind('"host:port" string', '"127.0.0.1:2525"')
+]
+Hostname = Annotated[
+    str, AfterValidator(check_hostname), ValueKind("host name", '"mail.example.org"')
+]
 
 
 class Section(BaseModel):
     """A config table: unknown keys are errors, values are checked on assignment too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        frozen=True,
+        validate_default=True,  # a bad default fails at once, not in production
+        allow_inf_nan=False,  # TOML allows inf and nan; no setting here means them
+    )
 
 
 class Listen(Section):
     """Where each protocol listens, as "host:port". A listener absent here is off."""
 
     smtp: HostPort | None = Field(
-        None, description="MX: mail from other servers (port 25 in production); STARTTLS offered."
+        None,
+        examples=["0.0.0.0:25"],
+        description="MX: mail from other servers (port 25 in production); STARTTLS offered.",
     )
     submission: HostPort | None = Field(
-        None, description="Mail from your users' clients (port 587): STARTTLS, then AUTH."
+        None,
+        examples=["0.0.0.0:587"],
+        description="Mail from your users' clients (port 587): STARTTLS, then AUTH.",
     )
     submissions: HostPort | None = Field(
-        None, description="Mail from your users' clients over implicit TLS (port 465)."
+        None,
+        examples=["0.0.0.0:465"],
+        description="Mail from your users' clients over implicit TLS (port 465).",
     )
-    imap: HostPort | None = Field(None, description="IMAP (port 143): login only after STARTTLS.")
-    imaps: HostPort | None = Field(None, description="IMAP over implicit TLS (port 993).")
-    pop3: HostPort | None = Field(None, description="POP3 (port 110): login only after STLS.")
-    pop3s: HostPort | None = Field(None, description="POP3 over implicit TLS (port 995).")
+    imap: HostPort | None = Field(
+        None, examples=["0.0.0.0:143"], description="IMAP (port 143): login only after STARTTLS."
+    )
+    imaps: HostPort | None = Field(
+        None, examples=["0.0.0.0:993"], description="IMAP over implicit TLS (port 993)."
+    )
+    pop3: HostPort | None = Field(
+        None, examples=["0.0.0.0:110"], description="POP3 (port 110): login only after STLS."
+    )
+    pop3s: HostPort | None = Field(
+        None, examples=["0.0.0.0:995"], description="POP3 over implicit TLS (port 995)."
+    )
 
 
 class TLS(Section):
@@ -69,14 +107,27 @@ class TLS(Section):
         None,
         description="PEM certificate chain (leaf first). Absent with key: a self-signed "
         "certificate for hostname is made under data_dir (clients will warn).",
+        examples=["/etc/mailkeep/tls/fullchain.pem"],
     )
-    key: Path | None = Field(None, description="PEM private key for cert.")
+    key: Path | None = Field(
+        None, description="PEM private key for cert.", examples=["/etc/mailkeep/tls/privkey.pem"]
+    )
     reload_check_seconds: float = Field(
         30.0,
         ge=1,
         description="How often the certificate files are checked for changes (SIGHUP "
         "reloads at once).",
     )
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> Self:
+        if (self.cert is None) != (self.key is None):
+            have, missing = ("cert", "key") if self.key is None else ("key", "cert")
+            raise ValueError(
+                f"{have} is set but {missing} is not: set both, or neither for a "
+                "self-signed certificate"
+            )
+        return self
 
 
 class Log(Section):
@@ -121,8 +172,9 @@ class Config(Section):
     """The whole mailkeep.toml."""
 
     hostname: Hostname = Field(
+        examples=["mail.example.org"],
         description="The server's own name: EHLO, banners, the self-signed certificate. "
-        "Must resolve to this machine (its MX target)."
+        "Must resolve to this machine (its MX target).",
     )
     data_dir: Path = Field(
         Path("/var/lib/mailkeep"),
