@@ -168,6 +168,61 @@ class Server(Section):
     )
 
 
+class Logins(Section):
+    """Failed logins on every protocol (SMTP AUTH, IMAP, POP3): growing delays, then a
+    temporary lockout, counted per client IP and per user."""
+
+    failure_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Delay before answering a failed login; doubles with each "
+        "recent failure (0 turns delays off, for tests).",
+    )
+    max_failure_delay_seconds: float = Field(
+        16.0, ge=0, le=300, description="The longest delay before answering a failed login."
+    )
+    lockout_after_failures: int = Field(
+        10,
+        ge=1,
+        le=10000,
+        description="Failures within failure_window_seconds, per IP or per "
+        "user, after which logins are refused for lockout_seconds.",
+    )
+    failure_window_seconds: float = Field(
+        900.0, gt=0, description="How long a failed login counts against an IP and a user."
+    )
+    lockout_seconds: float = Field(
+        900.0, ge=0, description="How long logins are refused after too many failures."
+    )
+    max_tracked: int = Field(
+        100_000,
+        ge=100,
+        description="Memory bound: at most this many IPs and users are "
+        "remembered; the oldest are forgotten first.",
+    )
+
+
+class POP3(Section):
+    """The POP3 and POP3S listeners."""
+
+    idle_timeout_seconds: float = Field(
+        600.0,
+        ge=600,
+        description="Close a session idle this long (RFC 1939 3: at least 10 minutes).",
+    )
+    max_errors: int = Field(
+        10, ge=1, le=1000, description="Bad commands before the session is closed."
+    )
+    # RFC 2449 4 limits commands to 255 octets; RFC 5034 4 lifts that for AUTH responses.
+    max_line_octets: int = Field(
+        8192, ge=255, le=65536, description="The longest command line accepted."
+    )
+    max_connections_per_ip: int = Field(
+        20, ge=1, description="Simultaneous POP3 connections from one client IP."
+    )
+
+
 class Config(Section):
     """The whole mailkeep.toml."""
 
@@ -185,3 +240,5 @@ class Config(Section):
     log: Log = Field(default_factory=Log, description="Logging.")
     accounts: Accounts = Field(default_factory=Accounts, description="Addresses.")
     server: Server = Field(default_factory=Server, description="The process.")
+    logins: Logins = Field(default_factory=Logins, description="Failed-login limits.")
+    pop3: POP3 = Field(default_factory=POP3, description="POP3.")
