@@ -118,6 +118,15 @@ class TLS(Section):
         description="How often the certificate files are checked for changes (SIGHUP "
         "reloads at once).",
     )
+    # RFC 9325 has no number; 30 s lets a slow mobile client finish while a peer that opens
+    # connections and stalls cannot hold them for long.
+    handshake_timeout_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=300,
+        description="How long a client may take to complete a TLS handshake (implicit TLS "
+        "or STARTTLS) before the connection is closed.",
+    )
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> Self:
@@ -165,6 +174,15 @@ class Server(Section):
         le=600,
         description="On SIGTERM, how long transactions in flight may take to finish "
         "before connections are closed.",
+    )
+    # RFC 5321 4.5.3.2 gives clients 2 to 10 minutes per step; a server waiting on a client
+    # that does not read its replies gets the same 5 minutes as an idle command wait.
+    write_timeout_seconds: float = Field(
+        300.0,
+        ge=1,
+        le=3600,
+        description="How long a client may leave our replies unread (a full send buffer) "
+        "before the connection is dropped.",
     )
 
 
