@@ -110,8 +110,9 @@ def load_config(path: Path) -> Config:
     except PermissionError:
         raise ConfigError(f"{path}: cannot read config file: permission denied") from None
     except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+            f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})"
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
@@ -248,7 +249,7 @@ def _describe(at: wording.KeyAt, err: ErrorDetails, root: type[BaseModel]) -> st
             bound = int(bound)  # "at least 1", not "at least 1.0"
         shown = bound if isinstance(bound, str) and name == "pattern" else wording.toml_value(bound)
         phrase = limit.format(shown) + ("s" if name.endswith("length") and bound != 1 else "")
-        words = wording.with_article(wording.type_words(at.annotation, at.field))
+        words = wording.a_type(at.annotation, at.field)
         return f"expected {words} {phrase}, got {wording.shown(err['input'])}"
     if kind == "finite_number":
         return f"expected a finite number, got {wording.shown(err['input'])}"
@@ -262,7 +263,7 @@ def _describe(at: wording.KeyAt, err: ErrorDetails, root: type[BaseModel]) -> st
 def _missing(at: wording.KeyAt) -> str:
     sample = wording.example(at.annotation, at.field)
     if sample is None:
-        return f"required ({wording.with_article(wording.type_words(at.annotation, at.field))})"
+        return f"required ({wording.a_type(at.annotation, at.field)})"
     return f"required, e.g. {wording.dotted(at.parts[-1:])} = {sample}"
 
 
@@ -293,7 +294,7 @@ def _expected(at: wording.KeyAt, err: ErrorDetails) -> str:
             if close:
                 message += f"; did you mean '{close[0]}'?"
         return message
-    words = wording.with_article(wording.type_words(at.annotation, at.field))
+    words = wording.a_type(at.annotation, at.field)
     sample = wording.example(at.annotation, at.field)
     like = f" like {sample}" if sample is not None else ""
     return f"expected {words}{like}, got {got}"

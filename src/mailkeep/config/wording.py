@@ -223,6 +223,14 @@ def type_words(annotation: object, field: FieldInfo | None = None) -> str:
     return str(bare)
 
 
+def a_type(annotation: object, field: FieldInfo | None = None) -> str:
+    """``type_words`` with articles: "a path", "a "host:port" string or an integer"."""
+    options = members(annotation)
+    if _field_marker(field) is None and len(options) > 1:
+        return " or ".join(with_article(type_words(option)) for option in options)
+    return with_article(type_words(annotation, field))
+
+
 def choices(annotation: object) -> list[object]:
     """The allowed values when the type is a Literal or an Enum (else empty)."""
     options = members(annotation)
