@@ -1,0 +1,396 @@
+"""MIME structure with byte offsets (RFC 2045, RFC 2046 5.1, RFC 5322 2.1; RFC 3501 6.4.5 part
+numbering, 7.4.2 BODYSTRUCTURE) for the store and IMAP FETCH.
+
+``parse_message`` scans raw bytes once and returns a ``MessageInfo``: sizes, ENVELOPE, the
+part tree with the offsets of every header and body, and decoded SEARCH/SORT fields. The
+standard library's ``email`` package does not keep offsets, so the structure scanner is ours;
+decoding (RFC 2047 words, dates, charsets) uses the stdlib (docs/decisions/0002).
+
+Implementation notes (invariants):
+- Total: any input gives a MessageInfo. Broken structure degrades metadata, never raises.
+- Offsets are absolute in the message and nested: for every part
+  ``header_start <= body_start <= body_end <= len(raw)``; children lie inside their parent's
+  body; an embedded message's body part starts at its container's ``body_start``.
+- Linear time: one forward cursor over boundary candidates (lines starting with "--"); the
+  open boundaries of all enclosing multiparts live in one dict, so each candidate line is
+  examined once, whatever the nesting. Header searches are bounded by the next boundary.
+- Line endings: LF or CRLF; a message with no LF at all is read with lone-CR endings. The
+  line ending before a boundary belongs to the boundary (RFC 2046 5.1.1).
+- Limits: below ``max_depth`` nesting levels and ``max_parts`` parts; past them a multipart
+  or message/rfc822 is an opaque leaf, and surplus sibling parts are not listed.
+- A multipart without a boundary parameter is read as text/plain (RFC 2045 5.2: an invalid
+  Content-Type means text/plain); one in which no delimiter is found gets a single empty
+  text/plain child, so IMAP BODYSTRUCTURE always has a part to show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mailkeep.mail.envelope import Envelope, build_envelope
+from mailkeep.mail.headers import HeaderMap
+from mailkeep.mail.params import FieldValue, Params, parse_field
+from mailkeep.mail.sortfields import SearchFields, build_search_fields
+
+# Recursion bound whatever the caller asks: each level costs a few Python frames.
+_HARD_MAX_DEPTH = 200
+_IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2046 5.2.1
+_MESSAGE_TYPES = frozenset({("message", "rfc822"), ("message", "global")})  # + RFC 6532 3.7
+_TYPE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)/([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)$")
+_NO_PARAMS = Params()
+_US_ASCII = Params(raw=((b"charset", b"us-ascii"),), decoded=(("charset", "us-ascii"),))
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedMessage:
+    """The message inside a message/rfc822 part: its ENVELOPE and its top-level body."""
+
+    envelope: Envelope
+    body: Part
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One MIME entity. ``raw[header_start:body_start]`` is its header (with the blank line),
+    ``raw[body_start:body_end]`` its body; ``lines`` counts body lines."""
+
+    header_start: int
+    body_start: int
+    body_end: int
+    lines: int
+    type: str  # lower-case, e.g. "text"
+    subtype: str  # lower-case, e.g. "plain"
+    params: Params
+    content_id: bytes | None = None
+    description: bytes | None = None
+    encoding: str = "7bit"  # Content-Transfer-Encoding, lower-case (RFC 2045 6.1 default)
+    md5: bytes | None = None
+    disposition: str | None = None  # lower-case, e.g. "attachment"
+    disposition_params: Params = _NO_PARAMS
+    language: tuple[bytes, ...] | None = None
+    location: bytes | None = None
+    children: tuple[Part, ...] = ()
+    message: EmbeddedMessage | None = None
+
+    @property
+    def size(self) -> int:
+        """Body size in octets (BODYSTRUCTURE body-fld-octets)."""
+        return self.body_end - self.body_start
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.type == "multipart"
+
+    def walk(self) -> Iterator[Part]:
+        """This part and every part below it, depth first, embedded messages included."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+        if self.message is not None:
+            yield from self.message.body.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    """What the store caches per message so that FETCH, SEARCH and SORT need no re-parse."""
+
+    size: int  # RFC822.SIZE
+    header_size: int  # octets of the top header including the blank line
+    lines: int  # lines in the whole message
+    envelope: Envelope
+    body: Part  # the top-level entity: header_start 0, body_start == header_size
+    search: SearchFields
+
+    def to_bytes(self) -> bytes:
+        """A compact serialisation (see ``mailkeep.mail.infocodec``)."""
+        from mailkeep.mail.infocodec import encode_info
+
+        return encode_info(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MessageInfo:
+        """Inverse of ``to_bytes``; raises ValueError on data it did not write."""
+        from mailkeep.mail.infocodec import decode_info
+
+        return decode_info(data)
+
+
+def find_part(info: MessageInfo, section: tuple[int, ...]) -> Part | None:
+    """The part a section number names (RFC 3501 6.4.5), or None when there is none.
+
+    ``()`` is the whole message; a message that is not multipart has only part 1; the parts
+    of a message/rfc822 part are numbered as those of its embedded message.
+    """
+    part: Part = info.body
+    container: Part | None = info.body  # where the next number is looked up
+    for number in section:
+        if container is None or number < 1:
+            return None
+        if container.is_multipart:
+            if number > len(container.children):
+                return None
+            part = container.children[number - 1]
+        elif number == 1:
+            part = container
+        else:
+            return None
+        if part.is_multipart:
+            container = part  # its subparts are its children
+        elif part.message is not None:
+            container = part.message.body  # numbered as the embedded message's parts
+        else:
+            container = None
+    return part
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A boundary delimiter line: the body before it ends at ``body_end``."""
+
+    body_end: int  # start of the line ending that precedes the delimiter line
+    line_start: int
+    after: int  # first octet after the delimiter line and its ending
+    level: int  # depth in the boundary stack of the multipart it belongs to
+    close: bool  # "--boundary--"
+
+
+class _Scanner:
+    def __init__(self, raw: bytes, max_depth: int, max_parts: int) -> None:
+        self.raw = raw
+        self.length = len(raw)
+        # A message with no LF at all is read with lone-CR line endings.
+        self.eol = b"\r" if b"\n" not in raw and b"\r" in raw else b"\n"
+        self.candidate = b"\r--" if self.eol == b"\r" else b"\n--"
+        blank = rb"\r\r" if self.eol == b"\r" else rb"\n\r?\n"
+        self.blank = re.compile(blank)
+        self.max_depth = min(max(max_depth, 0), _HARD_MAX_DEPTH)
+        self.max_parts = max(max_parts, 1)
+        self.parts = 0
+        self.stack: list[bytes] = []
+        self.active: dict[bytes, int] = {}  # boundary -> innermost level using it
+        self.cache: tuple[int, _Hit | None] | None = None  # (searched from, result)
+
+    # -- boundaries --------------------------------------------------------------------
+
+    def push(self, boundary: bytes) -> int:
+        self.stack.append(boundary)
+        level = len(self.stack) - 1
+        self.active[boundary] = level
+        self.cache = None
+        return level
+
+    def pop(self) -> None:
+        boundary = self.stack.pop()
+        self.cache = None
+        for level in range(len(self.stack) - 1, -1, -1):
+            if self.stack[level] == boundary:
+                self.active[boundary] = level
+                return
+        del self.active[boundary]
+
+    def _match_line(self, line_start: int) -> _Hit | None:
+        raw = self.raw
+        line_end = raw.find(self.eol, line_start + 2)
+        after = self.length if line_end < 0 else line_end + 1
+        if line_end < 0:
+            line_end = self.length
+        content = raw[line_start + 2 : line_end]
+        if self.eol == b"\n" and content.endswith(b"\r"):
+            content = content[:-1]
+        # RFC 2046 5.1.1: transport padding (white space) may follow the boundary.
+        content = content.rstrip(b" \t")
+        close = False
+        level = self.active.get(content)
+        if level is None and content.endswith(b"--"):
+            level = self.active.get(content[:-2])
+            close = True
+        if level is None:
+            return None
+        body_end = line_start
+        if line_start > 0:
+            body_end -= 1  # the LF (or lone CR) before the delimiter
+            if self.eol == b"\n" and body_end > 0 and raw[body_end - 1] == 0x0D:
+                body_end -= 1
+        return _Hit(body_end, line_start, after, level, close)
+
+    def next_hit(self, pos: int) -> _Hit | None:
+        """The first delimiter line of an open boundary starting at or after ``pos``."""
+        if not self.active:
+            return None
+        cached = self.cache
+        if cached is not None and cached[0] <= pos:
+            found = cached[1]
+            if found is None or found.line_start >= pos:
+                return found
+        raw = self.raw
+        result: _Hit | None = None
+        start = pos
+        if raw.startswith(b"--", pos) and (pos == 0 or raw[pos - 1] in (0x0A, 0x0D)):
+            result = self._match_line(pos)
+        while result is None:
+            index = raw.find(self.candidate, start)
+            if index < 0:
+                break
+            result = self._match_line(index + 1)
+            start = index + 1
+        self.cache = (pos, result)
+        return result
+
+    # -- entities ----------------------------------------------------------------------
+
+    def header_end(self, start: int, limit: int) -> int:
+        """Offset just past the blank line ending the header at ``start`` (or ``limit``)."""
+        raw = self.raw
+        if raw.startswith(b"\r\n", start) and self.eol == b"\n":
+            return start + 2
+        if raw.startswith(self.eol, start):
+            return start + 1
+        match = self.blank.search(raw, start, limit)
+        return limit if match is None else match.end()
+
+    def entity(
+        self, start: int, depth: int, default: tuple[str, str]
+    ) -> tuple[Part, _Hit | None, HeaderMap]:
+        """Parse the entity whose header starts at ``start``; also the hit that ends it."""
+        self.parts += 1
+        hit = self.next_hit(start)
+        body_start = self.header_end(start, self.length if hit is None else hit.line_start)
+        if hit is not None and body_start > hit.body_end:
+            # The header runs up to the delimiter: the line ending before it belongs to the
+            # boundary (RFC 2046 5.1.1), so the header stops short of it; the body is empty.
+            body_start = max(start, hit.body_end)
+        headers = HeaderMap(self.raw, start, body_start)
+        ctype, subtype, params = _content_type(headers.get(b"content-type"), default)
+        encoding = _encoding(headers.get(b"content-transfer-encoding"))
+        children: tuple[Part, ...] = ()
+        message: EmbeddedMessage | None = None
+        boundary = params.get("boundary") if ctype == "multipart" else None
+        deep = depth >= self.max_depth or self.parts >= self.max_parts
+        if boundary is not None and not deep:
+            marker = boundary.encode("utf-8", errors="replace")
+            children, hit = self.multipart(body_start, depth, marker, subtype)
+            if not children:
+                children = (_empty_part(body_start),)
+        elif (ctype, subtype) in _MESSAGE_TYPES and encoding in _IDENTITY_ENCODINGS and not deep:
+            inner, hit, inner_headers = self.entity(body_start, depth + 1, ("text", "plain"))
+            message = EmbeddedMessage(build_envelope(inner_headers), inner)
+        body_end = max(self.length if hit is None else hit.body_end, body_start)
+        part = _make_part(
+            self,
+            headers,
+            (start, body_start, body_end),
+            (ctype, subtype, params, encoding),
+            children,
+            message,
+        )
+        return part, hit, headers
+
+    def multipart(
+        self, body_start: int, depth: int, boundary: bytes, subtype: str
+    ) -> tuple[tuple[Part, ...], _Hit | None]:
+        """Children of a multipart whose body starts at ``body_start``; the ending hit."""
+        level = self.push(boundary)
+        # RFC 2046 5.1.5: in a digest the default type of a part is message/rfc822.
+        default = ("message", "rfc822") if subtype == "digest" else ("text", "plain")
+        children: list[Part] = []
+        try:
+            hit = self.next_hit(body_start)
+            while hit is not None and hit.level == level and not hit.close:
+                if self.parts >= self.max_parts:
+                    hit = self.next_hit(hit.after)  # over the limit: skip the part
+                    continue
+                child, hit, _ = self.entity(hit.after, depth + 1, default)
+                children.append(child)
+        finally:
+            self.pop()
+        if hit is not None and hit.level == level:
+            hit = self.next_hit(hit.after)  # the epilogue runs to an outer boundary or the end
+        return tuple(children), hit
+
+
+def _empty_part(at: int) -> Part:
+    return Part(at, at, at, 0, "text", "plain", _US_ASCII)
+
+
+def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, str, Params]:
+    """RFC 2045 5.2: a missing or invalid Content-Type means the default (text/plain)."""
+    if value is not None:
+        field = parse_field(value)
+        match = _TYPE.match(field.value)
+        if match is not None:
+            ctype = match.group(1).decode("latin-1")
+            subtype = match.group(2).decode("latin-1")
+            if ctype != "multipart" or field.params.get("boundary"):
+                return ctype, subtype, field.params
+    if default == ("text", "plain"):
+        return "text", "plain", _US_ASCII
+    return default[0], default[1], _NO_PARAMS
+
+
+def _encoding(value: bytes | None) -> str:
+    if not value:
+        return "7bit"
+    text = re.sub(rb"\([^)]*\)|[ \t\r\n\"]", b"", value).lower()
+    return text.decode("latin-1") or "7bit"
+
+
+def _count_lines(scanner: _Scanner, start: int, end: int) -> int:
+    if end <= start:
+        return 0
+    lines = scanner.raw.count(scanner.eol, start, end)
+    last = scanner.raw[end - 1]
+    return lines if last in (0x0A, 0x0D) else lines + 1
+
+
+def _make_part(
+    scanner: _Scanner,
+    headers: HeaderMap,
+    offsets: tuple[int, int, int],
+    content: tuple[str, str, Params, str],
+    children: tuple[Part, ...],
+    message: EmbeddedMessage | None,
+) -> Part:
+    start, body_start, body_end = offsets
+    ctype, subtype, params, encoding = content
+    disposition: FieldValue | None = None
+    raw_disposition = headers.get(b"content-disposition")
+    if raw_disposition:
+        disposition = parse_field(raw_disposition)
+    raw_language = headers.get(b"content-language")
+    # RFC 3282 2: a comma-separated list of language tags
+    languages = tuple(t.strip() for t in (raw_language or b"").split(b",") if t.strip())
+    return Part(
+        header_start=start,
+        body_start=body_start,
+        body_end=body_end,
+        lines=_count_lines(scanner, body_start, body_end),
+        type=ctype,
+        subtype=subtype,
+        params=params,
+        content_id=headers.get(b"content-id"),
+        description=headers.get(b"content-description"),
+        encoding=encoding,
+        md5=headers.get(b"content-md5"),
+        disposition=(disposition.value.decode("latin-1") or None) if disposition else None,
+        disposition_params=disposition.params if disposition else _NO_PARAMS,
+        language=languages or None,
+        location=headers.get(b"content-location"),
+        children=children,
+        message=message,
+    )
+
+
+def parse_message(raw: bytes, *, max_depth: int = 100, max_parts: int = 10000) -> MessageInfo:
+    """Parse ``raw`` (a whole message) into a MessageInfo; never raises."""
+    scanner = _Scanner(raw, max_depth, max_parts)
+    body, _, headers = scanner.entity(0, 0, ("text", "plain"))
+    return MessageInfo(
+        size=len(raw),
+        header_size=body.body_start,
+        lines=_count_lines(scanner, 0, len(raw)),
+        envelope=build_envelope(headers),
+        body=body,
+        search=build_search_fields(headers),
+    )

@@ -1,0 +1,163 @@
+"""Decoded header fields for SEARCH, SORT and THREAD (RFC 3501 6.4.4, RFC 5256 2-3,
+RFC 5957 DISPLAYFROM/DISPLAYTO), computed once at parse time.
+
+Everything here is text (str): encoded-words decoded (RFC 2047), raw 8-bit read as UTF-8
+(RFC 6532) or else Latin-1. ``base_subject`` implements RFC 5256 2.1 step by step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from mailkeep.mail.charset import decode_header_value
+from mailkeep.mail.envelope import EnvelopeAddress, parse_address_list
+from mailkeep.mail.headers import HeaderMap
+
+_WSP_RUN = re.compile(r"[ \t\r\n]+")
+# RFC 5256 5: subj-trailer = "(fwd)" / WSP
+_TRAILER = re.compile(r"(?:\(fwd\)|[ \t])$", re.IGNORECASE)
+# RFC 5256 5: BLOBCHAR = %x01-5a / %x5c / %x5e-7f; subj-blob = "[" *BLOBCHAR "]" *WSP
+_BLOB = r"\[[\x01-\x5a\x5c\x5e-\x7f]*\][ \t]*"
+# subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
+# subj-leader = (*subj-blob subj-refwd) / WSP
+_LEADER = re.compile(rf"(?:(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:|[ \t])", re.IGNORECASE)
+_BLOB_PREFIX = re.compile(_BLOB)
+_FWD_HDR = "[fwd:"  # RFC 5256 5: subj-fwd-hdr
+_MSG_ID = re.compile(r"<[^<>]*>")
+
+
+def base_subject(subject: str) -> str:
+    """The base subject of RFC 5256 2.1 (the decoded subject is the input)."""
+    # (1) tabs and continuations become a space; runs of spaces one space.
+    text = _WSP_RUN.sub(" ", subject)
+    while True:
+        # (2) remove trailing "(fwd)" and white space, repeatedly.
+        while True:
+            stripped = _TRAILER.sub("", text)
+            if stripped == text:
+                break
+            text = stripped
+        # (5) repeat (3) and (4) until neither removes anything.
+        while True:
+            before = text
+            # (3) remove subj-leader prefixes.
+            while True:
+                match = _LEADER.match(text)
+                if match is None or match.end() == 0:
+                    break
+                text = text[match.end() :]
+            # (4) remove a leading subj-blob when something non-empty remains.
+            match = _BLOB_PREFIX.match(text)
+            if match is not None and text[match.end() :].strip(" \t"):
+                text = text[match.end() :]
+            if text == before:
+                break
+        # (6) "[fwd:" ... "]" wraps the whole subject: unwrap and start again at (2).
+        if text[: len(_FWD_HDR)].lower() == _FWD_HDR and text.endswith("]"):
+            text = text[len(_FWD_HDR) : -1]
+            continue
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFields:
+    """Decoded values for SEARCH/SORT; lists of (display name, addr-spec)."""
+
+    subject: str
+    base_subject: str
+    from_: tuple[tuple[str, str], ...]
+    to: tuple[tuple[str, str], ...]
+    cc: tuple[tuple[str, str], ...]
+    bcc: tuple[tuple[str, str], ...]
+    sent: datetime | None
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    sort_from: str  # RFC 5256 SORT FROM: addr-mailbox of the first From address
+    sort_to: str
+    sort_cc: str
+    display_from: str  # RFC 5957: display name, else the addr-spec
+    display_to: str
+
+
+def _decoded_addresses(header: HeaderMap, name: bytes) -> tuple[tuple[str, str], ...]:
+    value = header.get(name)
+    if value is None:
+        return ()
+    result = []
+    for address in parse_address_list(value):
+        if address.host is None:
+            continue  # group markers
+        display = decode_header_value(address.name) if address.name else ""
+        result.append((display, address.addr_spec))
+    return tuple(result)
+
+
+def _first_mailbox(header: HeaderMap, name: bytes) -> str:
+    value = header.get(name)
+    if value is None:
+        return ""
+    first = _first_address(parse_address_list(value))
+    return "" if first is None else decode_header_value(first.mailbox or b"")
+
+
+def _first_address(addresses: tuple[EnvelopeAddress, ...]) -> EnvelopeAddress | None:
+    for address in addresses:
+        if address.host is not None:
+            return address
+    return None
+
+
+def _display(addresses: tuple[tuple[str, str], ...]) -> str:
+    # RFC 5957 3: the display-name of the first address if present, else its addr-spec.
+    if not addresses:
+        return ""
+    name, addr_spec = addresses[0]
+    return name.strip() or addr_spec
+
+
+def parse_sent_date(value: bytes | None) -> datetime | None:
+    """A lenient RFC 5322 3.3 date as an aware datetime (no zone or -0000 read as UTC)."""
+    if value is None:
+        return None
+    text = decode_header_value(value)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _text_or_none(value: bytes | None) -> str | None:
+    return None if value is None else decode_header_value(value)
+
+
+def build_search_fields(header: HeaderMap) -> SearchFields:
+    """Decode the fields SEARCH and SORT use from a message's top header block."""
+    subject = decode_header_value(header.get(b"subject") or b"")
+    from_ = _decoded_addresses(header, b"from")
+    to = _decoded_addresses(header, b"to")
+    references_raw = header.get(b"references") or b""
+    references = tuple(_MSG_ID.findall(decode_header_value(references_raw)))
+    return SearchFields(
+        subject=subject,
+        base_subject=base_subject(subject),
+        from_=from_,
+        to=to,
+        cc=_decoded_addresses(header, b"cc"),
+        bcc=_decoded_addresses(header, b"bcc"),
+        sent=parse_sent_date(header.get(b"date")),
+        message_id=_text_or_none(header.get(b"message-id")),
+        in_reply_to=_text_or_none(header.get(b"in-reply-to")),
+        references=references,
+        sort_from=_first_mailbox(header, b"from"),
+        sort_to=_first_mailbox(header, b"to"),
+        sort_cc=_first_mailbox(header, b"cc"),
+        display_from=_display(from_),
+        display_to=_display(to),
+    )
