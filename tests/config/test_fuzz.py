@@ -54,13 +54,13 @@ def assert_loads_or_explains(data: dict[str, object]) -> None:
         assert isinstance(config, Config)
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(st.dictionaries(KEYS, VALUES, max_size=6))
 def test_random_tables_load_or_raise_config_error(data: dict[str, object]) -> None:
     assert_loads_or_explains(data)
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(st.sampled_from(SECTIONS), st.dictionaries(KEYS, VALUES, max_size=4))
 def test_random_values_in_real_sections(section: str, values: dict[str, object]) -> None:
     data: dict[str, object] = {"hostname": "mail.example.org"}
@@ -72,7 +72,7 @@ def test_random_values_in_real_sections(section: str, values: dict[str, object])
     assert_loads_or_explains(data)
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(st.text(max_size=200))
 def test_random_text_loads_or_raises_config_error(text: str) -> None:
     try:
