@@ -1,0 +1,635 @@
+"""The account directory: local domains, users, aliases and catch-alls in one SQLite file
+(data_dir/accounts.sqlite3), and the lookups the protocols make.
+
+Implementation notes:
+
+- Addresses are compared by ``Address.key``: domains as lower-case A-labels, local parts
+  case-folded (mail.address explains why). What a person typed first is kept for display.
+- Threads: one connection guarded by a lock. Every method may be called from any thread
+  (from asyncio: ``await asyncio.to_thread(directory.resolve, address)``); calls run one at a
+  time, each a few SQLite lookups. No lock is held while a password is hashed or verified.
+- Every change runs in one ``BEGIN IMMEDIATE`` transaction and every mistake raises
+  UserError with one line before anything is committed, so a refused change changes nothing.
+- ``resolve`` order (for each address met during expansion): exact user; alias (targets
+  expanded recursively); the same two with the subaddress stripped (``user+tag``); the
+  domain's catch-all. An address already on the current expansion path is a loop and adds
+  nothing; nesting deeper than ``max_alias_depth`` makes the whole resolution a LOOP.
+  Disabled users are dropped. A user and an alias never share an address (refused on add).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailkeep.accounts.database import open_database
+from mailkeep.accounts.models import Alias, Domain, LocalRecipient, Outcome, Resolution, User
+from mailkeep.accounts.passwords import PasswordError, PasswordHasher
+from mailkeep.errors import UserError
+from mailkeep.mail.address import Address, AddressError, fold_local, parse_address
+from mailkeep.mail.address import split_subaddress as split_tag
+from mailkeep.mail.hostname import check_hostname, to_alabel, to_ulabel
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "accounts.sqlite3"  # under data_dir
+DEFAULT_MAX_ALIAS_DEPTH = 10  # the config's default; see config.schema.Accounts
+
+
+@dataclass
+class _Expansion:
+    """What one resolution has collected so far."""
+
+    local: dict[int, LocalRecipient] = field(default_factory=dict)
+    remote: dict[str, Address] = field(default_factory=dict)
+    disabled: bool = False
+    loop: bool = False
+    too_deep: bool = False
+
+
+class Directory:
+    """Domains, users and aliases, and the lookups SMTP, IMAP and POP3 make."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        hasher: PasswordHasher | None = None,
+        subaddress_separator: str = "+",
+        max_alias_depth: int = DEFAULT_MAX_ALIAS_DEPTH,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open the database file at ``path`` (see ``DATABASE_NAME``), creating and migrating
+        it as needed; None gives a private in-memory directory (for tests of its users)."""
+        self._db = open_database(path)
+        self._lock = threading.RLock()
+        self._hasher = hasher or PasswordHasher()
+        self._separator = subaddress_separator
+        self._max_depth = max_alias_depth
+        self._clock = clock
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several queries."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise UserError(f"the accounts database is busy, try again ({exc})") from None
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise UserError(f"the accounts database refused the change ({exc})") from None
+
+    # -- domains -----------------------------------------------------------------------
+
+    def add_domain(self, name: str) -> Domain:
+        """Make ``name`` a local domain."""
+        domain = _domain_name(name)
+        with self._write() as db:
+            if self._domain_id(db, domain) is not None:
+                raise UserError(f"domain {to_ulabel(domain)} already exists")
+            now = int(self._clock())
+            db.execute("INSERT INTO domains (name, created) VALUES (?, ?)", (domain, now))
+        return Domain(domain, None, now)
+
+    def delete_domain(self, name: str, *, force: bool = False) -> None:
+        """Remove a local domain; with users or aliases only when ``force`` (they go too)."""
+        domain = _domain_name(name)
+        with self._write() as db:
+            domain_id = self._require_domain(db, domain)
+            users = _count(db, "SELECT count(*) FROM users WHERE domain_id = ?", domain_id)
+            aliases = _count(
+                db, "SELECT count(DISTINCT local_key) FROM aliases WHERE domain_id = ?", domain_id
+            )
+            if (users or aliases) and not force:
+                raise UserError(
+                    f"domain {to_ulabel(domain)} has {_plural(users, 'user')} and "
+                    f"{_plural(aliases, 'alias', 'aliases')}: delete them first, or force "
+                    "(--force) to delete them with the domain"
+                )
+            db.execute("DELETE FROM aliases WHERE domain_id = ?", (domain_id,))
+            db.execute("DELETE FROM users WHERE domain_id = ?", (domain_id,))
+            db.execute("DELETE FROM domains WHERE id = ?", (domain_id,))
+
+    def list_domains(self) -> list[Domain]:
+        with self._read() as db:
+            rows = db.execute("SELECT name, catchall, created FROM domains ORDER BY name")
+            return [Domain(n, _stored(c) if c else None, t) for n, c, t in rows]
+
+    def get_domain(self, name: str) -> Domain:
+        domain = _domain_name(name)
+        with self._read() as db:
+            row = db.execute(
+                "SELECT name, catchall, created FROM domains WHERE name = ?", (domain,)
+            ).fetchone()
+        if row is None:
+            raise _not_local(domain)
+        return Domain(row[0], _stored(row[1]) if row[1] else None, row[2])
+
+    def set_catchall(self, name: str, target: str | None) -> Domain:
+        """Send mail for unknown addresses of the domain to ``target``; None turns it off."""
+        domain = _domain_name(name)
+        address = None if target is None else _parse(target)
+        with self._write() as db:
+            domain_id = self._require_domain(db, domain)
+            if address is not None:
+                self._check_target(db, address)
+            db.execute(
+                "UPDATE domains SET catchall = ? WHERE id = ?",
+                (None if address is None else address.text, domain_id),
+            )
+        return self.get_domain(domain)
+
+    def is_local_domain(self, domain: str) -> bool:
+        """True when mail for ``domain`` (any spelling: U-labels, A-labels, any case) is ours."""
+        try:
+            name = to_alabel(domain)
+        except ValueError:
+            return False
+        with self._lock:
+            return self._domain_id(self._db, name) is not None
+
+    # -- users -------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        address: str,
+        password: str,
+        *,
+        quota_bytes: int = 0,
+        quota_messages: int = 0,
+        admin_of: Sequence[str] = (),
+    ) -> User:
+        """Create a user; the password is hashed before any lock is taken."""
+        parsed = _parse(address)
+        _check_quota(quota_bytes, quota_messages)
+        encoded = self._hash(password)
+        with self._write() as db:
+            domain_id = self._require_domain(db, parsed.domain)
+            if self._user_row(db, parsed) is not None:
+                raise UserError(f"user {parsed.display()} already exists")
+            if self._alias_targets(db, parsed):
+                raise UserError(f"{parsed.display()} is an alias: delete the alias first")
+            cursor = db.execute(
+                "INSERT INTO users (domain_id, local, local_key, password_hash, quota_bytes,"
+                " quota_messages, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    domain_id,
+                    parsed.local,
+                    fold_local(parsed.local),
+                    encoded,
+                    quota_bytes,
+                    quota_messages,
+                    int(self._clock()),
+                ),
+            )
+            user_id = cursor.lastrowid
+            assert user_id is not None
+            self._set_admin_of(db, user_id, admin_of)
+            return self._user_by_id(db, user_id)
+
+    def delete_user(self, address: str) -> None:
+        """Remove a user (aliases that point to them stop reaching them)."""
+        parsed = _parse(address)
+        with self._write() as db:
+            row = self._require_user(db, parsed)
+            db.execute("DELETE FROM users WHERE id = ?", (row[0],))
+
+    def get_user(self, address: str) -> User:
+        parsed = _parse(address)
+        with self._read() as db:
+            return self._user_by_id(db, self._require_user(db, parsed)[0])
+
+    def user_by_id(self, user_id: int) -> User | None:
+        """The user with this id, or None (e.g. deleted since)."""
+        with self._read() as db:
+            try:
+                return self._user_by_id(db, user_id)
+            except LookupError:
+                return None
+
+    def list_users(self, domain: str | None = None) -> list[User]:
+        """All users, or those of one domain, by address."""
+        with self._read() as db:
+            if domain is None:
+                ids = db.execute("SELECT id FROM users")
+            else:
+                domain_id = self._require_domain(db, _domain_name(domain))
+                ids = db.execute("SELECT id FROM users WHERE domain_id = ?", (domain_id,))
+            users = [self._user_by_id(db, row[0]) for row in ids.fetchall()]
+        return sorted(users, key=lambda u: (u.address.domain, u.address.key))
+
+    def set_password(self, address: str, password: str) -> None:
+        parsed = _parse(address)
+        encoded = self._hash(password)
+        with self._write() as db:
+            user_id = self._require_user(db, parsed)[0]
+            db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
+
+    def set_disabled(self, address: str, disabled: bool) -> User:
+        """Disable (no login, no delivery) or enable a user."""
+        parsed = _parse(address)
+        with self._write() as db:
+            user_id = self._require_user(db, parsed)[0]
+            db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
+            return self._user_by_id(db, user_id)
+
+    def set_quota(
+        self, address: str, *, quota_bytes: int | None = None, quota_messages: int | None = None
+    ) -> User:
+        """Change either quota (0 = unlimited); None leaves that one as it is."""
+        parsed = _parse(address)
+        _check_quota(quota_bytes or 0, quota_messages or 0)
+        with self._write() as db:
+            user_id = self._require_user(db, parsed)[0]
+            if quota_bytes is not None:
+                db.execute("UPDATE users SET quota_bytes = ? WHERE id = ?", (quota_bytes, user_id))
+            if quota_messages is not None:
+                db.execute(
+                    "UPDATE users SET quota_messages = ? WHERE id = ?", (quota_messages, user_id)
+                )
+            return self._user_by_id(db, user_id)
+
+    def set_admin_of(self, address: str, domains: Sequence[str]) -> User:
+        """Replace the domains whose every address the user may send as."""
+        parsed = _parse(address)
+        with self._write() as db:
+            user_id = self._require_user(db, parsed)[0]
+            db.execute("DELETE FROM user_admin_domains WHERE user_id = ?", (user_id,))
+            self._set_admin_of(db, user_id, domains)
+            return self._user_by_id(db, user_id)
+
+    # -- aliases -----------------------------------------------------------------------
+
+    def add_alias(self, source: str, targets: Sequence[str]) -> Alias:
+        """Make ``source`` forward to ``targets`` (added to any it already has)."""
+        parsed = _parse(source)
+        if not targets:
+            raise UserError(f"alias {parsed.display()} needs at least one target")
+        wanted = [_parse(t) for t in targets]
+        with self._write() as db:
+            domain_id = self._require_domain(db, parsed.domain)
+            if self._user_row(db, parsed) is not None:
+                raise UserError(
+                    f"{parsed.display()} is a user: an alias with the same address would "
+                    "never be used"
+                )
+            for target in wanted:
+                if target == parsed:
+                    raise UserError(f"alias {parsed.display()} cannot point to itself")
+                self._check_target(db, target)
+                db.execute(
+                    "INSERT OR IGNORE INTO aliases (domain_id, local, local_key, target,"
+                    " target_key) VALUES (?, ?, ?, ?, ?)",
+                    (domain_id, parsed.local, fold_local(parsed.local), target.text, target.key),
+                )
+            if self._expand_all(db, parsed).outcome is Outcome.LOOP:
+                raise UserError(f"alias {parsed.display()} would make a routing loop")
+            return Alias(parsed, tuple(self._alias_targets(db, parsed)))
+
+    def delete_alias(self, source: str, targets: Sequence[str] = ()) -> None:
+        """Remove some targets of an alias, or (none given) the whole alias."""
+        parsed = _parse(source)
+        with self._write() as db:
+            domain_id = self._require_domain(db, parsed.domain)
+            if not self._alias_targets(db, parsed):
+                raise UserError(f"no such alias {parsed.display()}")
+            key = fold_local(parsed.local)
+            if not targets:
+                db.execute(
+                    "DELETE FROM aliases WHERE domain_id = ? AND local_key = ?", (domain_id, key)
+                )
+                return
+            for text in targets:
+                target = _parse(text)
+                deleted = db.execute(
+                    "DELETE FROM aliases WHERE domain_id = ? AND local_key = ? AND target_key = ?",
+                    (domain_id, key, target.key),
+                ).rowcount
+                if not deleted:
+                    raise UserError(
+                        f"alias {parsed.display()} does not point to {target.display()}"
+                    )
+
+    def list_aliases(self, domain: str | None = None) -> list[Alias]:
+        """All aliases, or those of one domain, by source address."""
+        with self._read() as db:
+            query = (
+                "SELECT a.local, d.name, a.target FROM aliases a JOIN domains d"
+                " ON d.id = a.domain_id"
+            )
+            if domain is None:
+                rows = db.execute(query + " ORDER BY a.id").fetchall()
+            else:
+                domain_id = self._require_domain(db, _domain_name(domain))
+                rows = db.execute(query + " WHERE d.id = ? ORDER BY a.id", (domain_id,)).fetchall()
+        grouped: dict[Address, list[Address]] = {}
+        for local, domain_name, target in rows:
+            grouped.setdefault(Address(local, domain_name), []).append(_stored(target))
+        aliases = [Alias(source, tuple(targets)) for source, targets in grouped.items()]
+        return sorted(aliases, key=lambda a: (a.source.domain, a.source.key))
+
+    # -- lookups for the protocols -----------------------------------------------------
+
+    def resolve(self, address: Address | str) -> Resolution:
+        """Where mail for an envelope recipient goes (see the module notes for the order).
+
+        A string that is not an address raises UserError; protocol code passes an Address.
+        """
+        parsed = _parse(address) if isinstance(address, str) else address
+        with self._read() as db:
+            return self._expand_all(db, parsed)
+
+    def authenticate(self, login: str, password: str) -> User | None:
+        """The user whose full address is ``login`` if ``password`` is theirs and they are
+        enabled; else None, after the same work either way (no user enumeration by timing).
+        A hash made with older parameters is replaced on success."""
+        try:
+            address = parse_address(login)
+        except AddressError:
+            self._hasher.verify_dummy()
+            return None
+        with self._read() as db:
+            row = self._user_row(db, address)
+        if row is None:
+            self._hasher.verify_dummy()
+            return None
+        user_id, encoded, disabled = row
+        if not self._hasher.verify(encoded, password) or disabled:
+            return None
+        if self._hasher.needs_rehash(encoded):
+            fresh = self._hasher.hash(password)
+            try:
+                with self._lock:
+                    self._db.execute(
+                        "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                        (fresh, user_id, encoded),
+                    )
+            except sqlite3.Error as exc:  # the login stands; the next one retries
+                log.warning("password rehash failed user_id=%d error=%s", user_id, exc)
+        return self.user_by_id(user_id)
+
+    def may_send_as(self, user: User, address: Address | str) -> bool:
+        """May ``user`` use ``address`` as the envelope or header sender?
+
+        Yes for their own address, an alias that reaches them, subaddresses of either, and
+        any address in a domain they administer; never for a disabled or deleted user.
+        """
+        try:
+            wanted = parse_address(address) if isinstance(address, str) else address
+        except AddressError:
+            return False
+        with self._read() as db:
+            try:
+                current = self._user_by_id(db, user.id)
+            except LookupError:
+                return False
+            if current.disabled:
+                return False
+            if wanted.domain in current.admin_of:
+                return True
+            candidates = [wanted]
+            split = split_tag(wanted, self._separator)
+            if split is not None:
+                candidates.append(split[0])
+            for candidate in candidates:
+                if candidate == current.address:
+                    return True
+                if self._alias_targets(db, candidate):
+                    expansion = _Expansion()
+                    self._expand(db, candidate, (), expansion)
+                    if current.id in expansion.local:
+                        return True
+        return False
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _hash(self, password: str) -> str:
+        try:
+            return self._hasher.hash(password)
+        except PasswordError as exc:
+            raise UserError(str(exc)) from None
+
+    def _expand_all(self, db: sqlite3.Connection, address: Address) -> Resolution:
+        if self._domain_id(db, address.domain) is None or address.is_literal:
+            return Resolution(address, Outcome.NOT_LOCAL_DOMAIN)
+        expansion = _Expansion()
+        found, detail = self._expand(db, address, (), expansion)
+        if expansion.too_deep:
+            outcome = Outcome.LOOP
+        elif expansion.local or expansion.remote:
+            outcome = Outcome.DELIVER
+        elif found and expansion.disabled:
+            outcome = Outcome.DISABLED
+        elif found and expansion.loop:
+            outcome = Outcome.LOOP
+        else:
+            outcome = Outcome.NO_SUCH_USER
+        if outcome is not Outcome.DELIVER:
+            return Resolution(address, outcome)
+        return Resolution(
+            address,
+            outcome,
+            tuple(expansion.local.values()),
+            tuple(expansion.remote.values()),
+            detail,
+        )
+
+    def _expand(
+        self,
+        db: sqlite3.Connection,
+        address: Address,
+        path: tuple[str, ...],
+        acc: _Expansion,
+    ) -> tuple[bool, str | None]:
+        """Add what ``address`` reaches to ``acc``; return (matched anything, tag stripped)."""
+        domain_id = None if address.is_literal else self._domain_id(db, address.domain)
+        if domain_id is None:
+            acc.remote.setdefault(address.key, address)
+            return True, None
+        if address.key in path:
+            acc.loop = True
+            return True, None
+        if len(path) >= self._max_depth:
+            acc.too_deep = True
+            return True, None
+        path = (*path, address.key)
+        if self._expand_exact(db, address, path, acc):
+            return True, None
+        split = split_tag(address, self._separator)
+        if split is not None and self._expand_exact(db, split[0], path, acc):
+            return True, split[1]
+        catchall = db.execute("SELECT catchall FROM domains WHERE id = ?", (domain_id,)).fetchone()
+        if catchall is not None and catchall[0]:
+            self._expand(db, _stored(catchall[0]), path, acc)
+            return True, None
+        return False, None
+
+    def _expand_exact(
+        self, db: sqlite3.Connection, address: Address, path: tuple[str, ...], acc: _Expansion
+    ) -> bool:
+        """A user or an alias with exactly this address (no subaddress, no catch-all)."""
+        row = self._user_row(db, address)
+        if row is not None:
+            user_id, _, disabled = row
+            if disabled:
+                acc.disabled = True
+            elif user_id not in acc.local:
+                user = self._user_by_id(db, user_id)
+                acc.local[user_id] = LocalRecipient(user_id, user.address)
+            return True
+        targets = self._alias_targets(db, address)
+        for target in targets:
+            self._expand(db, target, path, acc)
+        return bool(targets)
+
+    def _check_target(self, db: sqlite3.Connection, target: Address) -> None:
+        """A local target must reach someone now (remote targets are not checked)."""
+        if target.is_literal or self._domain_id(db, target.domain) is None:
+            return
+        outcome = self._expand_all(db, target).outcome
+        if outcome is Outcome.NO_SUCH_USER:
+            raise UserError(f"{target.display()} does not exist: add the user or alias first")
+        if outcome is Outcome.DISABLED:
+            raise UserError(f"{target.display()} is disabled")
+
+    @staticmethod
+    def _domain_id(db: sqlite3.Connection, domain: str) -> int | None:
+        row = db.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _require_domain(self, db: sqlite3.Connection, domain: str) -> int:
+        domain_id = self._domain_id(db, domain)
+        if domain_id is None:
+            raise _not_local(domain)
+        return domain_id
+
+    @staticmethod
+    def _user_row(db: sqlite3.Connection, address: Address) -> tuple[int, str, bool] | None:
+        """(id, password hash, disabled) of the user with this address."""
+        row = db.execute(
+            "SELECT u.id, u.password_hash, u.disabled FROM users u JOIN domains d"
+            " ON d.id = u.domain_id WHERE d.name = ? AND u.local_key = ?",
+            (address.domain, fold_local(address.local)),
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), bool(row[2]))
+
+    def _require_user(self, db: sqlite3.Connection, address: Address) -> tuple[int, str, bool]:
+        self._require_domain(db, address.domain)
+        row = self._user_row(db, address)
+        if row is None:
+            raise UserError(f"no such user {address.display()}")
+        return row
+
+    @staticmethod
+    def _user_by_id(db: sqlite3.Connection, user_id: int) -> User:
+        row = db.execute(
+            "SELECT u.local, d.name, u.quota_bytes, u.quota_messages, u.disabled, u.created"
+            " FROM users u JOIN domains d ON d.id = u.domain_id WHERE u.id = ?",
+            (user_id,),
+        ).fetchone()
+        if row is None:
+            raise LookupError(user_id)
+        admin_of = tuple(
+            name
+            for (name,) in db.execute(
+                "SELECT d.name FROM user_admin_domains a JOIN domains d ON d.id = a.domain_id"
+                " WHERE a.user_id = ? ORDER BY d.name",
+                (user_id,),
+            )
+        )
+        local, domain, quota_bytes, quota_messages, disabled, created = row
+        return User(
+            user_id,
+            Address(local, domain),
+            quota_bytes,
+            quota_messages,
+            bool(disabled),
+            created,
+            admin_of,
+        )
+
+    @staticmethod
+    def _alias_targets(db: sqlite3.Connection, address: Address) -> list[Address]:
+        rows = db.execute(
+            "SELECT a.target FROM aliases a JOIN domains d ON d.id = a.domain_id"
+            " WHERE d.name = ? AND a.local_key = ? ORDER BY a.id",
+            (address.domain, fold_local(address.local)),
+        )
+        return [_stored(target) for (target,) in rows]
+
+    def _set_admin_of(self, db: sqlite3.Connection, user_id: int, domains: Sequence[str]) -> None:
+        for name in domains:
+            domain_id = self._require_domain(db, _domain_name(name))
+            db.execute(
+                "INSERT OR IGNORE INTO user_admin_domains (user_id, domain_id) VALUES (?, ?)",
+                (user_id, domain_id),
+            )
+
+
+def _parse(text: str) -> Address:
+    try:
+        return parse_address(text.strip())
+    except AddressError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _stored(text: str) -> Address:
+    """An address the directory wrote itself (always canonical, so always parses)."""
+    return parse_address(text)
+
+
+def _domain_name(name: str) -> str:
+    try:
+        return check_hostname(name)
+    except ValueError as exc:
+        raise UserError(f"invalid domain name: {exc}") from None
+
+
+def _not_local(domain: str) -> UserError:
+    shown = to_ulabel(domain)
+    return UserError(
+        f"domain {shown} is not a local domain: add it with `mailkeep domain add {shown}`"
+    )
+
+
+def _check_quota(quota_bytes: int, quota_messages: int) -> None:
+    if quota_bytes < 0 or quota_messages < 0:
+        raise UserError("a quota is 0 (unlimited) or more")
+
+
+def _count(db: sqlite3.Connection, query: str, *args: object) -> int:
+    return int(db.execute(query, args).fetchone()[0])
+
+
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
