@@ -158,6 +158,13 @@ class Accounts(Section):
         max_length=1,
         description="user+tag@domain reaches user@domain; empty turns subaddressing off.",
     )
+    # Deep enough for any real chain of lists; bounds the lookups one recipient can cost.
+    alias_max_depth: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="How deeply aliases may point to aliases; deeper is a routing loop.",
+    )
 
 
 class Server(Section):
