@@ -32,7 +32,7 @@ class MailkeepGroup(click.Group):
     "-c",
     "--config",
     "config_option",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     default=None,
     help="Config file (else $MAILKEEP_CONFIG, ./mailkeep.toml, /etc/mailkeep/mailkeep.toml).",
 )
