@@ -22,6 +22,8 @@ from dataclasses import dataclass
 # One physical line with its ending; the ending is CRLF, LF or a lone CR.
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\n|\r|$)")
 _FOLD = re.compile(rb"\r\n|\n|\r")
+# A line ending followed by another: the blank line. Atomic, so CRLF is never CR + LF.
+_BLANK = re.compile(rb"(?>\r\n|\n|\r)(?=\r\n|\n|\r)")
 _NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
 
@@ -131,7 +133,7 @@ def _header_limit(data: bytes) -> int:
     """Offset of the blank line ending the header block, or the end of ``data``."""
     if data[:1] in (b"\r", b"\n"):
         return 0
-    blank = re.search(rb"(?:\r\n|\n|\r)(?=\r\n|\n|\r)", data)
+    blank = _BLANK.search(data)
     return len(data) if blank is None else blank.end()
 
 

@@ -69,7 +69,9 @@ def parse_field(data: bytes) -> FieldValue:
     pos = _skip(data, 0)
     end = data.find(b";", pos)
     end = len(data) if end < 0 else end
-    value = re.sub(rb"\([^)]*\)|[ \t\r\n]", b"", data[pos:end]).lower()
+    # Comments and the white space around "/" go (RFC 2045 5.1 and RFC 822 lexical rules).
+    value = re.sub(rb"\([^)]*\)", b"", data[pos:end]).strip(b" \t\r\n")
+    value = re.sub(rb"[ \t\r\n]*/[ \t\r\n]*", b"/", value).lower()
     pairs: list[tuple[bytes, bytes]] = []
     pos = end
     length = len(data)
