@@ -1,0 +1,250 @@
+"""``mailkeep serve`` as a real process: TLS seen from outside with openssl s_client, the
+self-signed certificate, reloads, signals, start-up errors, privileges and log lines."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from mailkeep.certs.selfsigned import make_certificate
+from tests.process.server import Served, served_certificate, write_config
+from tests.tools import require_tool
+
+Start = Callable[[Path], Served]
+LEGACY = ("-cipher", "DEFAULT:@SECLEVEL=0")  # lets the client offer TLS 1.0/1.1
+GREETINGS = {
+    "submissions": "421 4.3.2 mail.example.test service not available yet",
+    "imaps": "* BYE mail.example.test IMAP service not available yet",
+    "pop3s": "-ERR mail.example.test POP3 service not available yet",
+}
+
+
+def s_client(port: int, *args: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [
+            require_tool("openssl"),
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-brief",
+            "-ign_eof",
+            *args,
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=20,
+    )
+    return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
+
+
+def install_pair(cert: Path, key: Path) -> int:
+    """Write a fresh certificate and key (renamed into place); return the serial."""
+    cert_pem, key_pem = make_certificate("mail.example.test", datetime.datetime.now(datetime.UTC))
+    for path, data in ((key, key_pem), (cert, cert_pem)):
+        path.with_suffix(".tmp").write_bytes(data)
+        os.replace(path.with_suffix(".tmp"), path)
+    return x509.load_pem_x509_certificate(cert_pem).serial_number
+
+
+def error_lines(served: Served) -> list[str]:
+    return [line for line in served.lines if line.startswith("mailkeep:")]
+
+
+def test_implicit_tls_refuses_tls11_and_serves_tls12_and_tls13(
+    tmp_path: Path, start: Start
+) -> None:
+    require_tool("openssl")
+    config, ports = write_config(tmp_path)
+    served = start(config).ready()
+    for name, greeting in GREETINGS.items():
+        code, out = s_client(ports[name], "-tls1_1", *LEGACY)
+        assert code != 0 and "Protocol version" not in out, (name, out)
+        for flag, version in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
+            code, out = s_client(ports[name], flag)
+            assert code == 0, (name, out)
+            assert f"Protocol version: {version}\n" in out, (name, out)
+            assert greeting in out, (name, out)
+        code, out = s_client(ports[name], "-tls1_2")
+        assert re.search(r"Ciphersuite: ECDHE-ECDSA-(AES128-GCM|AES256-GCM|CHACHA20)", out), out
+    assert served.stop() == 0
+
+
+def test_self_signed_certificate_names_and_reuse_across_restarts(
+    tmp_path: Path, start: Start
+) -> None:
+    config, ports = write_config(tmp_path)
+    served = start(config).ready()
+    assert "no certificate configured, serving a self-signed one" in served.text
+    cert = served_certificate(ports["imaps"])
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["mail.example.test", "localhost"]
+    assert san.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
+    ]
+    key = tmp_path / "data" / "tls" / "selfsigned.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert served.stop() == 0
+    again = start(config).ready()
+    assert served_certificate(ports["pop3s"]).serial_number == cert.serial_number
+    assert "new=False" in again.wait_for("self-signed")
+    assert again.stop() == 0
+
+
+def test_reload_on_sighup_and_on_file_change(tmp_path: Path, start: Start) -> None:
+    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    first = install_pair(cert, key)
+    config, ports = write_config(
+        tmp_path,
+        extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"\nreload_check_seconds = 1',
+    )
+    served = start(config).ready()
+    port = ports["submissions"]
+    assert served_certificate(port).serial_number == first
+
+    second = install_pair(cert, key)
+    mark = len(served.lines)
+    served.signal(signal.SIGHUP)
+    served.wait_for(r'msg="certificate reloaded" reason=SIGHUP', start=mark)
+    assert served_certificate(port).serial_number == second
+
+    time.sleep(0.05)  # a new mtime even on coarse-grained file systems
+    third = install_pair(cert, key)
+    served.wait_for(r'msg="certificate reloaded" reason="files changed"', start=mark)
+    assert served_certificate(port).serial_number == third
+
+    mark = len(served.lines)
+    cert.write_text("-----BEGIN CERTIFICATE-----\ntruncated")
+    served.signal(signal.SIGHUP)
+    failed = served.wait_for(r"certificate reload failed", start=mark)
+    assert "level=error" in failed and "no PEM certificate" in failed
+    assert served_certificate(port).serial_number == third  # the old one stays
+    assert served.stop() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_exits_zero_within_the_grace_time(
+    tmp_path: Path, start: Start, signum: signal.Signals
+) -> None:
+    config, ports = write_config(tmp_path)
+    served = start(config).ready()
+    # A connection whose TLS handshake never starts, and one being served.
+    stalled = socket.create_connection(("127.0.0.1", ports["imaps"]))
+    plain = socket.create_connection(("127.0.0.1", ports["pop3"]))
+    assert plain.recv(100).startswith(b"-ERR")
+    started = time.monotonic()
+    served.signal(signum)
+    assert served.exit_status() == 0
+    assert time.monotonic() - started < 2 + 1  # shutdown_grace_seconds = 2
+    assert f"signal={signum.name}" in served.wait_for("stop requested")
+    assert "msg=stopped" in served.text
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", ports["pop3"]), timeout=1)
+    stalled.close()
+    plain.close()
+
+
+def test_connection_lines_carry_the_connection_id_and_peer(tmp_path: Path, start: Start) -> None:
+    config, ports = write_config(tmp_path)
+    served = start(config).ready()
+    with socket.create_connection(("127.0.0.1", ports["smtp"])) as s:
+        assert s.recv(100) == b"421 4.3.2 mail.example.test service not available yet\r\n"
+        local_port = s.getsockname()[1]
+    closed = served.wait_for(r'msg="connection closed"')
+    opened = served.wait_for(r'msg="connection opened"')
+    conn = re.search(r"conn=([0-9a-f]+)", opened)
+    assert conn and f"conn={conn.group(1)}" in closed
+    assert f"peer=127.0.0.1:{local_port}" in opened
+    assert served.stop() == 0
+
+
+def _fails_with_one_line(start: Start, config: Path) -> str:
+    served = start(config)
+    assert served.exit_status() == 1
+    errors = error_lines(served)
+    assert len(errors) == 1, served.text
+    assert "Traceback" not in served.text
+    return errors[0]
+
+
+def test_port_in_use_is_one_line_and_nothing_stays_open(tmp_path: Path, start: Start) -> None:
+    config, ports = write_config(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ports["pop3"]))
+        busy.listen()
+        line = _fails_with_one_line(start, config)
+    assert f"listen.pop3 = '127.0.0.1:{ports['pop3']}'" in line
+    assert "in use by another program" in line
+    for name in ("smtp", "imap", "imaps"):  # bound before pop3, closed again
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", ports[name]))
+
+
+def test_address_not_on_this_machine(tmp_path: Path, start: Start) -> None:
+    config, _ = write_config(tmp_path, listen={"smtp": "192.0.2.1:2525"})
+    line = _fails_with_one_line(start, config)
+    assert "listen.smtp" in line and "not on this machine" in line
+
+
+def test_unusable_data_dir(tmp_path: Path, start: Start) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config, _ = write_config(tmp_path, data_dir=blocker / "data")
+    line = _fails_with_one_line(start, config)
+    assert f"data_dir {blocker / 'data'}" in line
+
+
+def test_broken_certificate_is_one_line(tmp_path: Path, start: Start) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    install_pair(cert, key)
+    key.write_bytes(make_certificate("x.example.test", datetime.datetime.now(datetime.UTC))[1])
+    config, _ = write_config(tmp_path, extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"')
+    line = _fails_with_one_line(start, config)
+    assert "does not belong to the first certificate" in line
+
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@root_only
+def test_missing_server_user_is_one_line(tmp_path: Path, start: Start) -> None:
+    config, _ = write_config(tmp_path, user="no-such-mailkeep-user")
+    line = _fails_with_one_line(start, config)
+    assert "server.user 'no-such-mailkeep-user' does not exist" in line
+
+
+@root_only
+def test_root_binds_then_runs_as_server_user(start: Start) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    # Under /tmp, not pytest's 0700 tmp dir, so that nobody can reach data_dir.
+    base = Path(tempfile.mkdtemp(prefix="mailkeep-priv-"))
+    try:
+        base.chmod(0o755)
+        config, ports = write_config(base, user="nobody")
+        served = start(config).ready()
+        status = Path(f"/proc/{served.proc.pid}/status").read_text()
+        uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M)
+        assert uids and {int(u) for u in uids.groups()} == {nobody.pw_uid}
+        data = base / "data"
+        for path in (data, data / "tls", data / "tls" / "selfsigned.key"):
+            assert path.stat().st_uid == nobody.pw_uid, path
+        assert served_certificate(ports["imaps"]).subject.rfc4514_string() == (
+            "CN=mail.example.test"
+        )
+        assert served.stop() == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
