@@ -177,6 +177,8 @@ def parse_address_list(data: bytes) -> tuple[EnvelopeAddress, ...]:
             finish()
             result.append(EnvelopeAddress(None, None, None, None))
             in_group = False
+        elif kind == "s" and value in (b";", b">"):
+            pass  # a stray group end or angle close outside its context: junk
         elif angle is None:
             words.append((kind, value))
         # tokens after a closing ">" (e.g. a trailing comment) are dropped
