@@ -370,3 +370,29 @@ def test_mx_starttls_prefers_strong_suites_and_accepts_old_clients(
             assert code == 0 and "Protocol version: TLSv1.2" in out, out
 
     run(main())
+
+
+def test_handshakes_that_stall_are_closed_after_the_handshake_timeout(
+    run: Run[None], certificates: CertificateManager, log_lines: io.StringIO
+) -> None:
+    async def main() -> None:
+        listeners = Listeners(certificates, Timeouts(handshake=0.3, write=2))
+        await listeners.bind([spec(echo, implicit_tls=True), spec(echo)])
+        await listeners.start()
+        try:
+            started = time.monotonic()
+            r, w = await asyncio.open_connection("127.0.0.1", port_of(listeners, 0))
+            assert await asyncio.wait_for(r.read(), 5) == b""  # no ClientHello ever sent
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", port_of(listeners, 1))
+            await expect(r, b"hello")
+            w.write(b"STARTTLS\r\n")
+            await expect(r, b"ready")
+            assert await asyncio.wait_for(r.read(), 5) == b""  # said STARTTLS, then nothing
+            w.close()
+            assert time.monotonic() - started < 2
+        finally:
+            await listeners.shutdown(0)
+
+    run(main())
+    assert 'outcome="tls handshake failed"' in log_lines.getvalue()
