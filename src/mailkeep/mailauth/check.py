@@ -1,0 +1,72 @@
+"""All inbound checks for one message: SPF, DKIM, ARC, then DMARC, and the header.
+
+What ``delivery.inbound`` calls at the end of DATA on the MX. SPF, DKIM and ARC run
+concurrently; DMARC needs their results. The incoming Authentication-Results fields that
+claim our authserv-id are removed (RFC 8601 5) and ours is put on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as random_module
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailkeep.dns.resolver import Resolver
+from mailkeep.mailauth.arc import verify_arc
+from mailkeep.mailauth.authresults import authentication_results, remove_our_results
+from mailkeep.mailauth.dkim import verify_dkim
+from mailkeep.mailauth.dmarc import author_domain, verify_dmarc
+from mailkeep.mailauth.results import (
+    ARCOutcome,
+    Disposition,
+    DKIMOutcome,
+    DMARCOutcome,
+    SPFOutcome,
+)
+from mailkeep.mailauth.spf import verify_spf
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    spf: SPFOutcome
+    dkim: tuple[DKIMOutcome, ...]
+    arc: ARCOutcome
+    dmarc: DMARCOutcome
+    header: bytes  # the Authentication-Results field, CRLF-terminated
+
+    @property
+    def disposition(self) -> Disposition:
+        """What DMARC asks for this message (after pct=): none, quarantine or reject."""
+        return self.dmarc.applied
+
+    def stamp(self, message: bytes, authserv_id: str) -> bytes:
+        """``message`` without forged results of ours, with our field on top."""
+        return self.header + remove_our_results(message, authserv_id)
+
+
+async def authenticate_message(
+    resolver: Resolver,
+    message: bytes,
+    *,
+    ip: str,
+    mail_from: str,
+    helo: str,
+    authserv_id: str,
+    random: Callable[[], float] = random_module.random,
+    now: Callable[[], float] = time.time,
+) -> Verdict:
+    """Run every check on a received message. Never raises."""
+    spf, dkim, arc = await asyncio.gather(
+        verify_spf(resolver, ip=ip, mail_from=mail_from, helo=helo, receiver=authserv_id),
+        verify_dkim(resolver, message, now=now),
+        verify_arc(resolver, message),
+    )
+    author = author_domain(message)
+    if isinstance(author, DMARCOutcome):
+        dmarc = author
+    else:
+        dmarc = await verify_dmarc(resolver, from_domain=author, spf=spf, dkim=dkim, random=random)
+    header = authentication_results(authserv_id, spf=spf, dkim=dkim, dmarc=dmarc, arc=arc)
+    return Verdict(spf, tuple(dkim), arc, dmarc, header)
