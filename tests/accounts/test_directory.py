@@ -163,17 +163,19 @@ def test_user_ids_are_stable_and_never_reused(directory: Directory) -> None:
 def test_quota_disable_admin_of(directory: Directory) -> None:
     directory.add_domain("other.test")
     directory.add_user("bob@example.test", "pw")
-    user = directory.set_quota("bob@example.test", quota_bytes=2048)
+    user = directory.update_user("bob@example.test", quota_bytes=2048)
     assert (user.quota_bytes, user.quota_messages) == (2048, 0)
-    user = directory.set_quota("bob@example.test", quota_messages=7)
+    user = directory.update_user("bob@example.test", quota_messages=7)
     assert (user.quota_bytes, user.quota_messages) == (2048, 7)
     assert directory.set_disabled("bob@example.test", True).disabled
     assert not directory.set_disabled("bob@example.test", False).disabled
-    user = directory.set_admin_of("bob@example.test", ["other.test", "example.test"])
+    user = directory.update_user("bob@example.test", admin_of=["other.test", "example.test"])
     assert user.admin_of == ("example.test", "other.test")
     with pytest.raises(UserError, match="not a local domain"):
-        directory.set_admin_of("bob@example.test", ["nowhere.test"])
-    assert directory.get_user("bob@example.test").admin_of == ("example.test", "other.test")
+        directory.update_user("bob@example.test", quota_bytes=1, admin_of=["nowhere.test"])
+    unchanged = directory.get_user("bob@example.test")  # all or nothing
+    assert unchanged.admin_of == ("example.test", "other.test") and unchanged.quota_bytes == 2048
+    assert directory.update_user("bob@example.test", admin_of=[]).admin_of == ()
     with pytest.raises(UserError, match=r"^no such user ghost@example\.test$"):
         directory.set_disabled("ghost@example.test", True)
 

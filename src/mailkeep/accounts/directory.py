@@ -78,6 +78,12 @@ class Directory:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- transactions ------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -194,11 +200,7 @@ class Directory:
         _check_quota(quota_bytes, quota_messages)
         encoded = self._hash(password)
         with self._write() as db:
-            domain_id = self._require_domain(db, parsed.domain)
-            if self._user_row(db, parsed) is not None:
-                raise UserError(f"user {parsed.display()} already exists")
-            if self._alias_targets(db, parsed):
-                raise UserError(f"{parsed.display()} is an alias: delete the alias first")
+            domain_id = self._check_new_user(db, parsed)
             cursor = db.execute(
                 "INSERT INTO users (domain_id, local, local_key, password_hash, quota_bytes,"
                 " quota_messages, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -216,6 +218,21 @@ class Directory:
             assert user_id is not None
             self._set_admin_of(db, user_id, admin_of)
             return self._user_by_id(db, user_id)
+
+    def check_new_user(self, address: str) -> None:
+        """Raise the UserError ``add_user`` would for this address (before asking for a
+        password); the check is repeated in ``add_user``'s own transaction."""
+        parsed = _parse(address)
+        with self._read() as db:
+            self._check_new_user(db, parsed)
+
+    def _check_new_user(self, db: sqlite3.Connection, address: Address) -> int:
+        domain_id = self._require_domain(db, address.domain)
+        if self._user_row(db, address) is not None:
+            raise UserError(f"user {address.display()} already exists")
+        if self._alias_targets(db, address):
+            raise UserError(f"{address.display()} is an alias: delete the alias first")
+        return domain_id
 
     def delete_user(self, address: str) -> None:
         """Remove a user (aliases that point to them stop reaching them)."""
@@ -263,10 +280,17 @@ class Directory:
             db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
             return self._user_by_id(db, user_id)
 
-    def set_quota(
-        self, address: str, *, quota_bytes: int | None = None, quota_messages: int | None = None
+    def update_user(
+        self,
+        address: str,
+        *,
+        quota_bytes: int | None = None,
+        quota_messages: int | None = None,
+        admin_of: Sequence[str] | None = None,
     ) -> User:
-        """Change either quota (0 = unlimited); None leaves that one as it is."""
+        """Change a user's quotas (0 = unlimited) and/or the domains whose every address
+        they may send as (replacing the list); None leaves a setting as it is. All or nothing.
+        """
         parsed = _parse(address)
         _check_quota(quota_bytes or 0, quota_messages or 0)
         with self._write() as db:
@@ -277,15 +301,9 @@ class Directory:
                 db.execute(
                     "UPDATE users SET quota_messages = ? WHERE id = ?", (quota_messages, user_id)
                 )
-            return self._user_by_id(db, user_id)
-
-    def set_admin_of(self, address: str, domains: Sequence[str]) -> User:
-        """Replace the domains whose every address the user may send as."""
-        parsed = _parse(address)
-        with self._write() as db:
-            user_id = self._require_user(db, parsed)[0]
-            db.execute("DELETE FROM user_admin_domains WHERE user_id = ?", (user_id,))
-            self._set_admin_of(db, user_id, domains)
+            if admin_of is not None:
+                db.execute("DELETE FROM user_admin_domains WHERE user_id = ?", (user_id,))
+                self._set_admin_of(db, user_id, admin_of)
             return self._user_by_id(db, user_id)
 
     # -- aliases -----------------------------------------------------------------------
