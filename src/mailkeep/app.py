@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
     try:
         drop_privileges(run_as)
         check_writable(config.data_dir)
+        _warn_if_unreadable(certificates)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _on_stop_signal, server, signum)
@@ -165,6 +167,16 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
         raise
     await server.serve()
     log.info("stopped")
+
+
+def _warn_if_unreadable(certificates: CertificateManager) -> None:
+    for path in (certificates.files.cert, certificates.files.key):
+        if not os.access(path, os.R_OK):
+            log.warning(
+                "certificate file not readable after dropping privileges: reloads will fail; "
+                "let server.user (or one of its groups) read it",
+                extra={"path": str(path)},
+            )
 
 
 def _on_stop_signal(server: MailServer, signum: int) -> None:

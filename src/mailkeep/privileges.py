@@ -83,9 +83,14 @@ def drop_privileges(run_as: RunAs | None) -> None:
     """Become ``run_as`` for good (no way back to root)."""
     if run_as is None or run_as.uid == 0:
         return
-    os.initgroups(run_as.name, run_as.gid)  # its groups, e.g. one that may read the key
-    os.setgid(run_as.gid)
-    os.setuid(run_as.uid)
+    try:
+        os.initgroups(run_as.name, run_as.gid)  # its groups, e.g. one that may read the key
+        os.setgid(run_as.gid)
+        os.setuid(run_as.uid)
+    except OSError as exc:
+        raise UserError(
+            f"cannot become server.user {run_as.name!r}: {exc.strerror or exc}"
+        ) from None
     if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - the kernel said yes
         raise RuntimeError("privileges were not dropped")
     log.info("dropped privileges", extra={"user": run_as.name, "uid": run_as.uid})

@@ -248,3 +248,23 @@ def test_root_binds_then_runs_as_server_user(start: Start) -> None:
         assert served.stop() == 0
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+@root_only
+def test_key_only_root_can_read_loads_and_warns_that_reloads_will_fail(start: Start) -> None:
+    base = Path(tempfile.mkdtemp(prefix="mailkeep-priv-"))
+    try:
+        base.chmod(0o755)
+        cert, key = base / "cert.pem", base / "key.pem"
+        serial = install_pair(cert, key)
+        key.chmod(0o600)  # root's, as certbot leaves it
+        config, ports = write_config(
+            base, user="nobody", extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"'
+        )
+        served = start(config).ready()
+        warning = served.wait_for("not readable after dropping privileges")
+        assert f"path={key}" in warning
+        assert served_certificate(ports["imaps"]).serial_number == serial
+        assert served.stop() == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
