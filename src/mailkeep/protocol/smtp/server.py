@@ -244,7 +244,7 @@ class SMTPServerConnection:
         if state is State.CONNECTED:
             return self._greeting()
         if state is State.TLS_HANDSHAKE:
-            return NEED_DATA
+            return self._closed() if self._eof else NEED_DATA
         if state is State.DATA:
             return self._data_event()
         if state is State.BDAT:

@@ -1,0 +1,94 @@
+"""Paths, parameters and xtext (RFC 5321 4.1.2, RFC 3461 4)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailkeep.protocol.smtp.errors import CommandError
+from mailkeep.protocol.smtp.grammar import (
+    Verb,
+    decode_xtext,
+    parse_command,
+    parse_forward_path,
+    parse_parameters,
+    parse_reverse_path,
+)
+
+
+def test_verbs_are_case_insensitive_and_arguments_decoded() -> None:
+    command = parse_command(b"mail FROM:<\xc3\xbc@b.example>")
+    assert command.verb is Verb.MAIL and command.argument == "FROM:<ü@b.example>"
+
+
+@pytest.mark.parametrize(
+    ("argument", "mailbox"),
+    [
+        ("FROM:<>", ""),
+        ("from: <a@b.example>", "a@b.example"),
+        ("FROM:<@x.example:a@b.example>", "a@b.example"),
+        ("FROM:<a@[192.0.2.1]>", "a@[192.0.2.1]"),
+        ("FROM:<a@[IPv6:2001:db8::1]>", "a@[IPv6:2001:db8::1]"),
+        ('FROM:<"a b"@b.example>', '"a b"@b.example'),
+        ('FROM:<"a\\"b"@b.example>', '"a\\"b"@b.example'),
+        ("FROM:<a%c@b.example>", "a%c@b.example"),
+    ],
+)
+def test_reverse_paths(argument: str, mailbox: str) -> None:
+    assert parse_reverse_path(argument)[0] == mailbox
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "FROM:a@b.example",
+        "FROM:<a@b.example",
+        "FROM:<a b@b.example>",
+        "FROM:<@x.example,a@b.example>",
+        "FROM:<@:a@b.example>",
+        "FROM:<a@>",
+        "FROM:<@b.example>",
+        "FROM:<a@b..example>",
+        'FROM:<"unterminated@b.example>',
+        "FROM:<" + "a" * 60 + "@" + "b" * 250 + ".example>",
+        "TO:<a@b.example>",
+    ],
+)
+def test_bad_reverse_paths(argument: str) -> None:
+    with pytest.raises(CommandError):
+        parse_reverse_path(argument)
+
+
+def test_forward_path_postmaster_and_parameters() -> None:
+    assert parse_forward_path("TO:<POSTMASTER> NOTIFY=NEVER") == ("postmaster", ["NOTIFY=NEVER"])
+    assert parse_parameters(["size=10", "SMTPUTF8"]) == {"SIZE": "10", "SMTPUTF8": None}
+    for bad in (["=1"], ["A=B=C"], ["SIZE="], ["-X"]):
+        with pytest.raises(CommandError):
+            parse_parameters(bad)
+
+
+def test_xtext() -> None:
+    assert decode_xtext("a+2Bb+3Dc") == "a+b=c"
+    for bad in ("a+2b", "a+", "a=b", "a b", "+C3"):
+        with pytest.raises(CommandError):
+            decode_xtext(bad)
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=120),
+        st.binary(max_size=80).map(lambda b: b"MAIL FROM:<" + b),
+        st.text(max_size=60).map(lambda t: ("RCPT TO:<" + t).encode()),
+    )
+)
+def test_parse_command_never_raises_anything_else(line: bytes) -> None:
+    try:
+        command = parse_command(line)
+        if command.verb in (Verb.MAIL, Verb.RCPT):
+            parse = parse_reverse_path if command.verb is Verb.MAIL else parse_forward_path
+            mailbox, words = parse(command.argument)
+            parse_parameters(words)
+            assert "\r" not in mailbox and "\n" not in mailbox and "\x00" not in mailbox
+    except CommandError as error:
+        assert error.reply.code >= 400
