@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,34 +55,17 @@ from mailkeep.store.models import (
     Recipient,
     SpecialUse,
     StoreFlagsResult,
+    StoreLimits,
     UidSet,
     VerifyReport,
+    utc_now,
 )
-from mailkeep.store.names import (
-    DEFAULT_MAX_DEPTH,
-    DEFAULT_MAX_NAME_BYTES,
-    normalize_mailbox_name,
-)
+from mailkeep.store.names import normalize_mailbox_name
 from mailkeep.store.query import Criterion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class StoreLimits:
-    """The store's limits (from the config's [store] section)."""
-
-    max_mailbox_name_bytes: int = DEFAULT_MAX_NAME_BYTES
-    max_mailbox_depth: int = DEFAULT_MAX_DEPTH
-    max_mailboxes: int = 1000  # per user; bounds LIST output and RENAME fan-out
-    io_threads: int = 8  # parallel fsyncs of concurrent deliveries, and readers
-    index_batch: int = 200  # texts moved into FTS per idle flush (~0.2 s of writer time)
 
 
 @dataclass
@@ -104,6 +87,7 @@ class _User:
     readers: list[sqlite3.Connection] = field(default_factory=list)
     pending: list[_Write] = field(default_factory=list)
     flushing: bool = False
+    closing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -239,7 +223,7 @@ class DiskStore:
             if batch:
                 self._commit_batch(user, batch)
                 continue
-            if self._index_some(user):
+            if not user.closing and self._index_some(user):
                 continue
             with user.lock:
                 if not user.pending:
@@ -607,16 +591,30 @@ class DiskStore:
             lambda c: (verification.verify(c, user.files, user_id, True, now), [], []),
         )
 
+    async def _quiesce(self, user: _User) -> None:
+        """Finish the user's queued writes and stop its flusher (before closing it)."""
+        user.closing = True
+        await self._write(user.user_id, lambda c: (None, [], []))
+        while True:
+            with user.lock:
+                if not user.flushing:
+                    return
+            await asyncio.sleep(0.001)
+
+    @staticmethod
+    def _close_connections(user: _User) -> None:
+        with user.lock:
+            for conn in [user.writer, *user.readers]:
+                conn.close()
+            user.readers.clear()
+
     async def delete_user(self, user_id: int) -> None:
         user = await self._user(user_id)
-        # Let pending writes finish, then close and remove everything.
-        await self._write(user_id, lambda c: (None, [], []))
+        await self._quiesce(user)
         del self._users[user_id]
 
         def remove() -> None:
-            with user.lock:
-                for conn in [user.writer, *user.readers]:
-                    conn.close()
+            self._close_connections(user)
             shutil.rmtree(user.path, ignore_errors=True)
             fsync_dir(self.root)
 
@@ -625,15 +623,13 @@ class DiskStore:
     async def close(self) -> None:
         if self._closed:
             return
+        for user in list(self._users.values()):
+            await self._quiesce(user)
         self._closed = True
-        for user_id in list(self._users):
-            await self._write(user_id, lambda c: (None, [], []))
 
         def shut() -> None:
             for user in self._users.values():
-                with user.lock:
-                    for conn in [user.writer, *user.readers]:
-                        conn.close()
+                self._close_connections(user)
             self._users.clear()
 
         await self._in_pool(shut)

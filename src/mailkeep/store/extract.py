@@ -1,31 +1,29 @@
 """Parse a message once at delivery and pull out what the store caches and indexes.
 
-Everything here must degrade, never fail: a message that is not valid MIME still gets stored
-byte for byte, with whatever metadata could be read (at worst empty fields).
-
-TEMPORARY: until ``mailkeep.mail.mime`` (parse_message, text_for_index, preview) lands, this
-module reads headers and text with the standard library's email package as a stand-in; the
-store depends only on ``Extracted``, so the switch is local to this file.
+Parsing is ``mail.mime.parse_message`` (total: never raises, broken input degrades the
+metadata); this module only shapes its result for the store: the serialised MessageInfo,
+the SORT/THREAD fields, the decoded header lines and body text for search, the preview.
 """
 
 from __future__ import annotations
 
-import email.header
-import email.message
-import email.parser
-import email.policy
-import email.utils
-import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
+from mailkeep.mail.bodytext import part_text, preview
+from mailkeep.mail.charset import decode_header_value, header_text
+from mailkeep.mail.headers import iter_fields
+from mailkeep.mail.mime import MessageInfo, Part, parse_message
 from mailkeep.store.models import HeaderFields
+from mailkeep.store.query import INDEXED_HEADERS
 
-log = logging.getLogger(__name__)
+# Bounds on what one message adds to the search index: enough for any real mail, bounded
+# for junk (a 50 MB single line). Text past them is not found by BODY/TEXT/HEADER search.
+MAX_HEADER_TEXT_CHARS = 256 * 1024
+MAX_BODY_TEXT_CHARS = 1024 * 1024
 
-PREVIEW_CHARS = 200  # RFC 8970 3: a preview is at most 256 characters; keep it shorter
-MAX_INDEXED_HEADER_CHARS = 64 * 1024  # a header block longer than this is junk; index the start
+_WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,104 +43,75 @@ class Extracted:
     preview: str
 
 
-_WS = re.compile(r"\s+")
+def _body_parts(part: Part) -> Iterator[Part]:
+    """Text leaves that are not attachments; of an alternative, the plain one (or the last)."""
+    if part.is_multipart:
+        children = part.children
+        if part.subtype == "alternative" and children:
+            plain = [c for c in children if (c.type, c.subtype) == ("text", "plain")]
+            children = (plain[0] if plain else children[-1],)
+        for child in children:
+            yield from _body_parts(child)
+    elif part.message is not None:
+        yield from _body_parts(part.message.body)
+    elif part.type == "text" and part.disposition != "attachment":
+        yield part
 
 
-def _decode(value: str) -> str:
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # degrade: a broken encoded word stays as written
-        return value
-
-
-def _first_address(values: list[str]) -> tuple[str, str]:
-    pairs = email.utils.getaddresses(values)
-    for display, addr in pairs:
-        if addr or display:
-            return addr, _decode(display) if display else addr
-    return "", ""
-
-
-def _sent_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def _base_subject(subject: str) -> str:
-    # Stand-in for RFC 5256 2.1 until mail.mime provides the exact algorithm.
-    text = _WS.sub(" ", subject).strip()
-    while True:
-        new = re.sub(r"^(?:re|fwd?)\s*(?:\[[^\]]*\])?\s*:\s*", "", text, flags=re.I)
-        new = re.sub(r"\s*\(fwd\)$", "", new, flags=re.I).strip()
-        if new == text:
-            return text
-        text = new
-
-
-def _body_text(msg: email.message.Message) -> str:
-    parts: list[str] = []
-    for part in msg.walk():
-        if part.get_content_maintype() != "text":
+def _header_lines(raw: bytes, info: MessageInfo) -> tuple[str, dict[str, str]]:
+    lines: list[str] = []
+    indexed: dict[str, list[str]] = {}
+    size = 0
+    for field in iter_fields(raw, 0, info.header_size):
+        if not field.name:
             continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        charset = part.get_content_charset() or "us-ascii"
-        try:
-            parts.append(payload.decode(charset, errors="replace"))
-        except LookupError:
-            parts.append(payload.decode("utf-8", errors="replace"))
-    return "\n".join(parts)
+        name = header_text(field.name).lower()
+        value = _WS.sub(" ", decode_header_value(raw[field.value_start : field.end])).strip()
+        line = f"{name}: {value}"
+        size += len(line) + 1
+        if size > MAX_HEADER_TEXT_CHARS:
+            break
+        lines.append(line)
+        if name in INDEXED_HEADERS:
+            indexed.setdefault(name, []).append(value)
+    return "\n".join(lines), {k: ", ".join(v) for k, v in indexed.items()}
+
+
+def _body_text(raw: bytes, info: MessageInfo) -> str:
+    pieces: list[str] = []
+    budget = MAX_BODY_TEXT_CHARS
+    for part in _body_parts(info.body):
+        if budget <= 0:
+            break
+        text = part_text(raw, part, budget)
+        pieces.append(text)
+        budget -= len(text) + 1
+    return "\n".join(pieces)[:MAX_BODY_TEXT_CHARS]
 
 
 def extract(raw: bytes) -> Extracted:
     """Parse ``raw`` once; never raises (broken input gives partial or empty metadata)."""
-    try:
-        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
-    except Exception:
-        log.info("message unparsable, stored without metadata")
-        return Extracted(b"", HeaderFields(), {}, "", "", "")
-    lines: list[str] = []
-    indexed: dict[str, list[str]] = {}
-    for name, value in msg.items():
-        lname = str(name).lower()
-        decoded = _WS.sub(" ", _decode(str(value))).strip()
-        lines.append(f"{lname}: {decoded}")
-        if lname in ("subject", "from", "to", "cc", "bcc"):
-            indexed.setdefault(lname, []).append(decoded)
-    header_text = "\n".join(lines)[:MAX_INDEXED_HEADER_CHARS]
-    try:
-        body = _body_text(msg)
-    except Exception:
-        body = ""
-    subject = ", ".join(indexed.get("subject", []))
-    from_addr, from_display = _first_address(msg.get_all("from", []))
-    to_addr, to_display = _first_address(msg.get_all("to", []))
-    cc_addr, _ = _first_address(msg.get_all("cc", []))
+    info = parse_message(raw)
+    search = info.search
     fields = HeaderFields(
-        subject=subject,
-        base_subject=_base_subject(subject),
-        from_addr=from_addr,
-        from_display=from_display,
-        to_addr=to_addr,
-        to_display=to_display,
-        cc_addr=cc_addr,
-        sent_date=_sent_date(msg.get("date")),
-        message_id=str(msg.get("message-id", "")).strip(),
-        in_reply_to=str(msg.get("in-reply-to", "")).strip(),
-        references=_WS.sub(" ", str(msg.get("references", ""))).strip(),
+        subject=search.subject,
+        base_subject=search.base_subject,
+        sort_from=search.sort_from,
+        sort_to=search.sort_to,
+        sort_cc=search.sort_cc,
+        display_from=search.display_from,
+        display_to=search.display_to,
+        sent_date=search.sent,
+        message_id=search.message_id or "",
+        in_reply_to=search.in_reply_to or "",
+        references=" ".join(search.references),
     )
-    preview = _WS.sub(" ", body).strip()[:PREVIEW_CHARS]
+    lines, indexed = _header_lines(raw, info)
     return Extracted(
-        info=b"",
+        info=info.to_bytes(),
         fields=fields,
-        indexed={k: ", ".join(v) for k, v in indexed.items()},
-        header_text=header_text,
-        body_text=body,
-        preview=preview,
+        indexed=indexed,
+        header_text=lines,
+        body_text=_body_text(raw, info),
+        preview=preview(raw, info),
     )

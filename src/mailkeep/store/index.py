@@ -268,7 +268,7 @@ def rename_mailbox(
     ]
     # Two steps so that no intermediate state violates the UNIQUE(name) constraint.
     for mid, _, _ in moves:
-        conn.execute("UPDATE mailboxes SET name = '\x00' || id WHERE id = ?", (mid,))
+        conn.execute("UPDATE mailboxes SET name = ? || id WHERE id = ?", ("\x01rename-", mid))
     for mid, source, target in moves:
         conn.execute("UPDATE mailboxes SET name = ? WHERE id = ?", (target, mid))
         events.append(MailboxRenamed(mid, source, target))

@@ -60,7 +60,7 @@ def insert_content(conn: sqlite3.Connection, token: str, size: int, ex: Extracte
     sent, sent_tz = index.to_epoch(f.sent_date) if f.sent_date else (None, None)
     row = conn.execute(
         "INSERT INTO contents (file, size, sent_date, sent_tz, subject, base_subject, "
-        "from_addr, from_display, to_addr, to_display, cc_addr, message_id, in_reply_to, "
+        "sort_from, sort_to, sort_cc, display_from, display_to, message_id, in_reply_to, "
         "refs, f_subject, f_from, f_to, f_cc, f_bcc, preview, info) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
@@ -70,11 +70,11 @@ def insert_content(conn: sqlite3.Connection, token: str, size: int, ex: Extracte
             sent_tz,
             f.subject,
             f.base_subject,
-            f.from_addr,
-            f.from_display,
-            f.to_addr,
-            f.to_display,
-            f.cc_addr,
+            f.sort_from,
+            f.sort_to,
+            f.sort_cc,
+            f.display_from,
+            f.display_to,
             f.message_id,
             f.in_reply_to,
             f.references,
@@ -185,8 +185,8 @@ _META_COLUMNS = (
     "m.uid, m.modseq, m.flags, m.keywords, m.size, m.internal_date, m.internal_tz, m.save_date"
 )
 _CONTENT_COLUMNS = (
-    ", c.preview, c.info, c.subject, c.base_subject, c.from_addr, c.from_display, c.to_addr, "
-    "c.to_display, c.cc_addr, c.sent_date, c.sent_tz, c.message_id, c.in_reply_to, c.refs"
+    ", c.preview, c.info, c.subject, c.base_subject, c.sort_from, c.sort_to, c.sort_cc, "
+    "c.display_from, c.display_to, c.sent_date, c.sent_tz, c.message_id, c.in_reply_to, c.refs"
 )
 
 
@@ -207,11 +207,11 @@ def _meta(row: sqlite3.Row, with_info: bool, with_fields: bool) -> MessageMeta:
             fields = HeaderFields(
                 subject=row[10],
                 base_subject=row[11],
-                from_addr=row[12],
-                from_display=row[13],
-                to_addr=row[14],
-                to_display=row[15],
-                cc_addr=row[16],
+                sort_from=row[12],
+                sort_to=row[13],
+                sort_cc=row[14],
+                display_from=row[15],
+                display_to=row[16],
                 sent_date=sent,
                 message_id=row[19],
                 in_reply_to=row[20],

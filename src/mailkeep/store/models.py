@@ -15,7 +15,7 @@ import bisect
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 HIERARCHY_SEPARATOR = "/"
 INBOX = "INBOX"
@@ -243,18 +243,19 @@ class CopyResult:
 class HeaderFields:
     """Decoded header fields cached at delivery for SORT, THREAD and IMAP display.
 
-    Addresses: ``*_addr`` is the first address's addr-spec (RFC 5256 SORT FROM/TO/CC use its
-    local part), ``*_display`` its display name or else the addr-spec (RFC 5957).
-    ``sent_date`` is the Date: header (None when absent or unparsable).
+    ``sort_*``: the addr-mailbox (local part) of the first address, as RFC 5256 SORT
+    FROM/TO/CC compare; ``display_*``: its display name or else the addr-spec (RFC 5957).
+    ``base_subject`` per RFC 5256 2.1; ``sent_date`` is the Date: header (None when absent
+    or unparsable; SORT DATE then uses the internal date); ``references`` space-separated.
     """
 
     subject: str = ""
     base_subject: str = ""
-    from_addr: str = ""
-    from_display: str = ""
-    to_addr: str = ""
-    to_display: str = ""
-    cc_addr: str = ""
+    sort_from: str = ""
+    sort_to: str = ""
+    sort_cc: str = ""
+    display_from: str = ""
+    display_to: str = ""
     sent_date: datetime | None = None
     message_id: str = ""
     in_reply_to: str = ""
@@ -308,3 +309,18 @@ class VerifyReport:
     messages: int
     problems: tuple[str, ...]
     repaired: bool
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLimits:
+    """The store's limits (from the config's [store] section)."""
+
+    max_mailbox_name_bytes: int = 512  # Dovecot's default; room for deep folder trees
+    max_mailbox_depth: int = 32  # no client nests deeper; bounds LIST and RENAME work
+    max_mailboxes: int = 1000  # per user; bounds LIST output and RENAME fan-out
+    io_threads: int = 8  # parallel fsyncs of concurrent deliveries, and readers
+    index_batch: int = 200  # texts moved into FTS per idle flush (~0.2 s of writer time)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from mailkeep.store.errors import InvalidKeyword, InvalidMailboxName
 from mailkeep.store.models import HIERARCHY_SEPARATOR, INBOX
 
-# Defaults for the limits (the store's config section overrides them).
+# Defaults for the limits (models.StoreLimits, from the config, overrides them).
 DEFAULT_MAX_NAME_BYTES = 512  # Dovecot's default too; long enough for deep folder trees
 DEFAULT_MAX_DEPTH = 32  # no client nests deeper; bounds LIST work and RENAME fan-out
 
