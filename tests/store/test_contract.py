@@ -75,8 +75,12 @@ def test_deliver_then_select_fetch_and_read_back(run: Run) -> None:
         assert list(snap.uids) == [1]
         st = snap.status
         assert (st.name, st.messages, st.unseen, st.uidnext, st.size) == (
-            INBOX, 1, 1, 2, len(raw),
-        )  # fmt: skip
+            INBOX,
+            1,
+            1,
+            2,
+            len(raw),
+        )
         assert st.first_unseen_uid == 1 and st.uidvalidity == result.uidvalidity
         assert await store.read_message(1, st.id, 1) == raw
         assert await store.read_message(1, st.id, 1, 2, 5) == raw[2:7]
@@ -138,9 +142,25 @@ def test_create_makes_parents_and_refuses_duplicates(run: Run) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a//b", "/a", "a/", "..", "a/../b", "./x", "a\x00b", "tab\there", "del\x7f", "c1\x85",
-     "wild*", "per%cent", " lead", "x" * 600, "/".join(["d"] * 40)],
-)  # fmt: skip
+    [
+        "",
+        "a//b",
+        "/a",
+        "a/",
+        "..",
+        "a/../b",
+        "./x",
+        "a\x00b",
+        "tab\there",
+        "del\x7f",
+        "c1\x85",
+        "wild*",
+        "per%cent",
+        " lead",
+        "x" * 600,
+        "/".join(["d"] * 40),
+    ],
+)
 def test_bad_mailbox_names_are_refused(run: Run, name: str) -> None:
     async def body(store: MailStore) -> None:
         with pytest.raises(InvalidMailboxName):
@@ -281,8 +301,9 @@ def test_copy_and_move(run: Run, clock: Clock) -> None:
     when = datetime(2020, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=-3)))
 
     async def body(store: MailStore) -> None:
-        await put(store, message("a"), flags=Flag.SEEN, keywords=frozenset({"k1"}),
-                  internal_date=when)  # fmt: skip
+        await put(
+            store, message("a"), flags=Flag.SEEN, keywords=frozenset({"k1"}), internal_date=when
+        )
         await put(store, message("b"))
         await put(store, message("c"))
         inbox = (await store.status(1, INBOX)).id
@@ -413,8 +434,12 @@ def test_change_feed_tells_other_sessions(run: Run) -> None:
             changes = sub.drain()
             kinds = [type(c) for c in changes]
             assert kinds == [
-                MessagesAdded, FlagsChanged, MessagesExpunged, MailboxCreated, MailboxRenamed,
-            ]  # fmt: skip
+                MessagesAdded,
+                FlagsChanged,
+                MessagesExpunged,
+                MailboxCreated,
+                MailboxRenamed,
+            ]
             added, flagged, gone = changes[0], changes[1], changes[2]
             assert isinstance(added, MessagesAdded) and added.uids == UidSet.of([1])
             assert isinstance(flagged, FlagsChanged) and flagged.changes[0].flags == Flag.DELETED
@@ -428,10 +453,21 @@ def test_change_feed_tells_other_sessions(run: Run) -> None:
 
 def test_search_keys(run: Run, clock: Clock) -> None:
     async def body(store: MailStore) -> None:
-        await put(store, message("Quarterly Report", "The numbers are in.\r\nCafé crème."),
-                  internal_date=datetime(2024, 1, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5))))  # fmt: skip
-        await put(store, message("lunch?", "Salut, on déjeune ?", X_Tag="blue",
-                                 Date="Tue, 02 Jan 2024 10:00:00 +0000"), flags=Flag.SEEN)  # fmt: skip
+        await put(
+            store,
+            message("Quarterly Report", "The numbers are in.\r\nCafé crème."),
+            internal_date=datetime(2024, 1, 10, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+        )
+        await put(
+            store,
+            message(
+                "lunch?",
+                "Salut, on déjeune ?",
+                X_Tag="blue",
+                Date="Tue, 02 Jan 2024 10:00:00 +0000",
+            ),
+            flags=Flag.SEEN,
+        )
         await put(store, message("RE: report", "short", Cc="Carol <carol@example.com>"))
         inbox = (await store.status(1, INBOX)).id
 

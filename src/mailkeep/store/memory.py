@@ -243,9 +243,14 @@ class MemoryStore:
             keywords = self._spell(box, m.keywords, True)
             internal = to_epoch(m.internal_date or now)
             box.messages[box.uidnext] = _Message(
-                box.uidnext, user.modseq, int(m.flags), keywords, content, internal,
+                box.uidnext,
+                user.modseq,
+                int(m.flags),
+                keywords,
+                content,
+                internal,
                 int(now.timestamp()),
-            )  # fmt: skip
+            )
             box.uidnext += 1
         box.highestmodseq = user.modseq
         uids = UidSet.span(first, box.uidnext - 1)
