@@ -68,8 +68,8 @@ class Zones(BaseResolver):  # type: ignore[misc]
 
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
         reply = request.reply()
-        qname = str(request.q.qname)
-        name = self._key(qname)
+        qname = request.q.qname
+        name = self._key(".".join(label.decode("latin-1") for label in qname.label))
         reply.header.ad = int(name in self.validated)
         qtype = QTYPE[request.q.qtype]
         if (name, qtype) in self.servfail or (name, "*") in self.servfail:
@@ -79,8 +79,8 @@ class Zones(BaseResolver):  # type: ignore[misc]
         while (name, "CNAME") in self.records and qtype != "CNAME" and seen < 8:
             target = self.records[(name, "CNAME")][0]
             reply.add_answer(RR(qname, QTYPE.CNAME, rdata=target, ttl=self.ttl))
-            qname = str(target.label)
-            name = self._key(qname)
+            qname = target.label
+            name = self._key(".".join(label.decode("latin-1") for label in qname.label))
             seen += 1
         rdatas = self.records.get((name, qtype), [])
         for rdata in rdatas:

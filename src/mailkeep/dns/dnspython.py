@@ -63,8 +63,8 @@ class DnspythonResolver:
     async def lookup(self, name: str, rtype: RecordType) -> Answer:
         name = normalize_name(name)
         try:
-            qname = dns.name.from_text(name)
-        except dns.exception.DNSException as exc:
+            qname = _qname(name)
+        except (dns.exception.DNSException, UnicodeError) as exc:
             # An unrepresentable name (empty or over-long label) cannot exist.
             return Answer(name, rtype, Status.NXDOMAIN, reason=f"invalid name: {exc}")
         try:
@@ -87,6 +87,9 @@ class DnspythonResolver:
         except dns.resolver.LifetimeTimeout:
             return tempfail(name, rtype, f"timeout after {self._timeout:g} s")
         except dns.resolver.NoNameservers as exc:
+            if any(isinstance(e[3], dns.message.ChainTooLong) for e in exc.kwargs["errors"]):
+                # a CNAME loop is the zone's lasting fault, not a reason to retry
+                return Answer(name, rtype, Status.NODATA, reason="CNAME chain too long")
             return tempfail(name, rtype, f"no server answered: {_short(exc)}")
         except dns.exception.DNSException as exc:
             return tempfail(name, rtype, f"{type(exc).__name__}: {_short(exc)}")
@@ -107,6 +110,15 @@ class DnspythonResolver:
             ttl=result.rrset.ttl,
             authenticated=_ad(response),
         )
+
+
+def _qname(name: str) -> dns.name.Name:
+    """Labels taken literally (SPF macros may expand to any octets, RFC 7208 7.3);
+    non-ASCII names go through IDNA."""
+    if not name.isascii():
+        return dns.name.from_text(name)
+    labels = [label.encode("ascii") for label in name.split(".")] if name else []
+    return dns.name.Name([*labels, b""])
 
 
 def _convert(rtype: RecordType, rrset: dns.rrset.RRset) -> list[Rdata]:
