@@ -75,7 +75,7 @@ def test_smuggling_variants_never_end_data_or_start_a_second_message(marker: byt
     assert out.startswith(b"554 5.6.0 Message rejected")
     assert session.messages == []
     assert not any(
-        isinstance(e, MailFrom) and e.address.startswith("admin") for e in session.events
+        isinstance(e, MailFrom) and str(e.address).startswith("admin") for e in session.events
     )
     assert session.state is State.READY
     assert session.say("NOOP").startswith("250")  # the session stays usable
@@ -87,7 +87,7 @@ def test_smuggling_variants_split_across_reads(marker: bytes) -> None:
     data = b"x" + marker + b"MAIL FROM:<admin@victim.example>\r\n.\r\n"
     out = b"".join(session.feed(data[i : i + 1]) for i in range(len(data)))
     assert codes(out) == ["554"]
-    assert [e for e in session.events if isinstance(e, MailFrom)][-1].address == "a@b.example"
+    assert str([e for e in session.events if isinstance(e, MailFrom)][-1].address) == "a@b.example"
 
 
 def test_nul_in_data_is_refused() -> None:

@@ -36,7 +36,8 @@ def test_verbs_are_case_insensitive_and_arguments_decoded() -> None:
     ],
 )
 def test_reverse_paths(argument: str, mailbox: str) -> None:
-    assert parse_reverse_path(argument)[0] == mailbox
+    address = parse_reverse_path(argument).address
+    assert (address.text if address else "") == mailbox
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,10 @@ def test_bad_reverse_paths(argument: str) -> None:
 
 
 def test_forward_path_postmaster_and_parameters() -> None:
-    assert parse_forward_path("TO:<POSTMASTER> NOTIFY=NEVER") == ("postmaster", ["NOTIFY=NEVER"])
+    path = parse_forward_path("TO:<POSTMASTER> NOTIFY=NEVER", "mx.example.org")
+    assert path.address is not None and path.address.text == "postmaster@mx.example.org"
+    assert path.words == ("NOTIFY=NEVER",)
+    assert not parse_forward_path("TO:<ü@b.example>", "mx.example.org").ascii
     assert parse_parameters(["size=10", "SMTPUTF8"]) == {"SIZE": "10", "SMTPUTF8": None}
     for bad in (["=1"], ["A=B=C"], ["SIZE="], ["-X"]):
         with pytest.raises(CommandError):
@@ -86,9 +90,13 @@ def test_parse_command_never_raises_anything_else(line: bytes) -> None:
     try:
         command = parse_command(line)
         if command.verb in (Verb.MAIL, Verb.RCPT):
-            parse = parse_reverse_path if command.verb is Verb.MAIL else parse_forward_path
-            mailbox, words = parse(command.argument)
-            parse_parameters(words)
-            assert "\r" not in mailbox and "\n" not in mailbox and "\x00" not in mailbox
+            path = (
+                parse_reverse_path(command.argument)
+                if command.verb is Verb.MAIL
+                else parse_forward_path(command.argument, "mx.example.org")
+            )
+            parse_parameters(path.words)
+            text = path.address.text if path.address else ""
+            assert "\r" not in text and "\n" not in text and "\x00" not in text
     except CommandError as error:
         assert error.reply.code >= 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailkeep.errors import LocalProtocolError
+from mailkeep.mail.address import parse_address
 from mailkeep.protocol.smtp import replies
 from mailkeep.protocol.smtp.events import (
     NEED_DATA,
@@ -86,11 +87,20 @@ def test_full_transaction_reports_envelope_and_message() -> None:
     assert session.messages == [b"Subject: t\r\n\r\nbody\r\n"]
     mail = next(e for e in session.events if isinstance(e, MailFrom))
     assert mail == MailFrom(
-        "a@b.example", 1000, Body.EIGHT_BIT_MIME, False, Ret.HDRS, "QQ+1", False, None
+        parse_address("a@b.example"),
+        1000,
+        Body.EIGHT_BIT_MIME,
+        False,
+        Ret.HDRS,
+        "QQ+1",
+        False,
+        None,
     )
     rcpt = next(e for e in session.events if isinstance(e, RcptTo))
     assert rcpt == RcptTo(
-        "x@y.example", frozenset({Notify.SUCCESS, Notify.DELAY}), ("rfc822", "x@y.example")
+        parse_address("x@y.example"),
+        frozenset({Notify.SUCCESS, Notify.DELAY}),
+        ("rfc822", "x@y.example"),
     )
     assert session.state is State.READY and session.conn.transaction is None
 
@@ -102,7 +112,7 @@ def test_rejected_mail_and_rcpt_keep_state() -> None:
     assert session.state is State.READY
     session.mail_reply = lambda _: replies.MAIL_OK
     session.rcpt_reply = lambda e: (
-        replies.RCPT_OK if e.address == "ok@y.example" else replies.Reply(550, "5.1.1", "No")
+        replies.RCPT_OK if str(e.address) == "ok@y.example" else replies.Reply(550, "5.1.1", "No")
     )
     out = session.say("MAIL FROM:<a@b.example>\r\nRCPT TO:<bad@y.example>\r\nDATA")
     assert codes(out) == ["250", "550", "554"]
@@ -183,15 +193,15 @@ def test_postmaster_source_route_and_utf8_recipients() -> None:
     )
     assert codes(out) == ["250"] * 5
     rcpts = [e for e in session.events if isinstance(e, RcptTo)]
-    assert [r.address for r in rcpts] == [
-        "postmaster",
+    assert [r.address.text for r in rcpts] == [
+        "postmaster@mx.example.org",
         "x@y.example",
         '"quoted > local"@y.example',
-        "ü@bücher.example",
+        "ü@xn--bcher-kva.example",
     ]
     assert rcpts[3].orcpt == ("utf-8", "ü@bücher.example")
     mail = next(e for e in session.events if isinstance(e, MailFrom))
-    assert mail.address == "a@b.example" and mail.smtputf8
+    assert str(mail.address) == "a@b.example" and mail.smtputf8
 
 
 def test_null_sender_and_mail_resets_with_rset() -> None:

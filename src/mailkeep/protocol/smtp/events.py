@@ -10,7 +10,8 @@ Three kinds:
 - ``AuthCheck``: answered with ``answer_auth_check``.
 - informational events (MessageChunk, PlaintextDiscarded, ConnectionClosed): no answer.
 
-Addresses are mailbox text as received, source route removed ("" is the null sender).
+Addresses are ``mail.address.Address`` values (source routes dropped); the null reverse-path
+is None, and a bare RCPT TO:<Postmaster> is postmaster at the server's hostname.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from mailkeep.mail.address import Address
 from mailkeep.protocol.sasl.exchange import PasswordCheck, ScramLookup
 from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
 from mailkeep.protocol.smtp.replies import Reply
@@ -110,7 +112,7 @@ class AuthFailed(ReplyNeeded):
 class MailFrom(ReplyNeeded):
     """MAIL FROM, syntax and session rules already checked (RFC 5321 4.1.1.2)."""
 
-    address: str
+    address: Address | None
     size: int | None
     body: Body
     smtputf8: bool
@@ -124,7 +126,7 @@ class MailFrom(ReplyNeeded):
 class RcptTo(ReplyNeeded):
     """RCPT TO (RFC 5321 4.1.1.3) with its DSN parameters (RFC 3461 4.1, 4.2)."""
 
-    address: str
+    address: Address
     notify: frozenset[Notify]
     orcpt: tuple[str, str] | None
 

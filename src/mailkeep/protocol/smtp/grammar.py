@@ -23,6 +23,7 @@ import enum
 import re
 from dataclasses import dataclass
 
+from mailkeep.mail.address import Address, AddressError, parse_address
 from mailkeep.protocol.smtp import replies
 from mailkeep.protocol.smtp.errors import CommandError
 
@@ -98,8 +99,7 @@ class RcptParameters:
     orcpt: tuple[str, str] | None = None  # (addr-type, decoded address), RFC 3461 4.2
 
 
-# RFC 5321 4.5.3.1: local-part 64, domain 255, path 256 octets.
-MAX_LOCAL_PART = 64
+# RFC 5321 4.5.3.1: domain 255, path 256 octets (mail.address checks the rest).
 MAX_DOMAIN = 255
 MAX_PATH = 256
 MAX_ENVID = 100  # RFC 3461 4.4
@@ -108,14 +108,10 @@ MAX_SIZE_DIGITS = 20  # RFC 1870 6: size-value is 1*20DIGIT
 
 _VERB = re.compile(r"^[A-Za-z]{1,16}$")
 _KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")  # esmtp-keyword, RFC 5321 4.1.2
-_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff"
-_DOT_STRING = re.compile(rf"^[{_ATEXT}]+(\.[{_ATEXT}]+)*$")
-_QUOTED = re.compile(r'^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"$')
 _LABEL = re.compile(
     r"^[A-Za-z0-9\u0080-\U0010ffff]([A-Za-z0-9\-\u0080-\U0010ffff]*"
     r"[A-Za-z0-9\u0080-\U0010ffff])?$"
 )
-_ADDRESS_LITERAL = re.compile(r"^\[[\x21-\x5a\x5e-\x7e]+\]$")
 _HELO_NAME = re.compile(r"^(\[[\x21-\x5a\x5e-\x7e]+\]|[A-Za-z0-9_.\-\u0080-\U0010ffff]+)$")
 _HEX = "0123456789ABCDEF"
 
@@ -205,18 +201,12 @@ def strip_source_route(path: str) -> str:
     return mailbox
 
 
-def check_mailbox(mailbox: str) -> str:
-    """Check Mailbox syntax (RFC 5321 4.1.2, RFC 6531 3.3) and its length limits."""
-    local, sep, domain = mailbox.rpartition("@")
-    if not sep or not local:
-        raise CommandError(replies.BAD_ADDRESS, "mailbox without local part or domain")
-    if not (_DOT_STRING.match(local) or _QUOTED.match(local)):
-        raise CommandError(replies.BAD_ADDRESS, "bad local part")
-    if len(local.encode()) > MAX_LOCAL_PART:
-        raise CommandError(replies.BAD_ADDRESS, "local part longer than 64 octets")
-    if not (_is_domain(domain) or _ADDRESS_LITERAL.match(domain)):
-        raise CommandError(replies.BAD_ADDRESS, "bad domain")
-    return mailbox
+def to_address(mailbox: str) -> Address:
+    """The mailbox as an Address (mail.address: RFC 5321 4.1.2, RFC 6531 3.3, sizes)."""
+    try:
+        return parse_address(mailbox, utf8=True)
+    except AddressError as error:
+        raise CommandError(replies.BAD_ADDRESS, error.reason) from None
 
 
 def _is_domain(domain: str) -> bool:
@@ -225,27 +215,39 @@ def _is_domain(domain: str) -> bool:
     return all(_LABEL.match(label) for label in domain.split("."))
 
 
-def parse_reverse_path(argument: str) -> tuple[str, list[str]]:
-    """MAIL's argument: the sender mailbox ("" for the null reverse-path) and parameters."""
+@dataclass(frozen=True, slots=True)
+class PathArgument:
+    """A MAIL or RCPT argument: the address (None: the null reverse-path), whether it was
+    sent in ASCII (else SMTPUTF8 is needed, RFC 6531 3.4), and the parameter words."""
+
+    address: Address | None
+    ascii: bool
+    words: tuple[str, ...]
+
+
+def parse_reverse_path(argument: str) -> PathArgument:
+    """MAIL's argument (RFC 5321 4.1.1.2)."""
     inside, words = split_path(argument, "FROM:")
-    if len(inside) + 2 > MAX_PATH:
+    if len(inside.encode()) + 2 > MAX_PATH:
         raise CommandError(replies.BAD_ADDRESS, "path longer than 256 octets")
     if inside == "":
-        return "", words
-    return check_mailbox(strip_source_route(inside)), words
+        return PathArgument(None, True, tuple(words))
+    mailbox = strip_source_route(inside)
+    return PathArgument(to_address(mailbox), mailbox.isascii(), tuple(words))
 
 
-def parse_forward_path(argument: str) -> tuple[str, list[str]]:
-    """RCPT's argument: the recipient mailbox ("Postmaster" alone is allowed) and parameters."""
+def parse_forward_path(argument: str, local_domain: str) -> PathArgument:
+    """RCPT's argument (RFC 5321 4.1.1.3); a bare "Postmaster" means ``local_domain``'s."""
     inside, words = split_path(argument, "TO:")
-    if len(inside) + 2 > MAX_PATH:
+    if len(inside.encode()) + 2 > MAX_PATH:
         raise CommandError(replies.BAD_ADDRESS, "path longer than 256 octets")
-    if inside.lower() == "postmaster":  # RFC 5321 4.1.1.3
-        return "postmaster", words
-    return check_mailbox(strip_source_route(inside)), words
+    if inside.lower() == "postmaster":
+        return PathArgument(Address("postmaster", local_domain), True, tuple(words))
+    mailbox = strip_source_route(inside)
+    return PathArgument(to_address(mailbox), mailbox.isascii(), tuple(words))
 
 
-def parse_parameters(words: list[str]) -> dict[str, str | None]:
+def parse_parameters(words: tuple[str, ...] | list[str]) -> dict[str, str | None]:
     """esmtp-param words (RFC 5321 4.1.2) as KEYWORD (upper case) -> value or None."""
     params: dict[str, str | None] = {}
     for word in words:

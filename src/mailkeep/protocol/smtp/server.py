@@ -430,8 +430,8 @@ class SMTPServerConnection:
         if self._requires_auth() and not self.authenticated:
             reply = replies.AUTH_REQUIRED if self.tls_active else replies.STARTTLS_FIRST
             raise CommandError(reply, "MAIL before AUTH on submission")
-        address, words = parse_reverse_path(command.argument)
-        params = parse_parameters(words)
+        path = parse_reverse_path(command.argument)
+        params = parse_parameters(path.words)
         if params and not self.esmtp:
             raise CommandError(replies.UNKNOWN_PARAMETER, "ESMTP parameter after HELO")
         if "REQUIRETLS" in params and not self.tls_active:
@@ -440,10 +440,10 @@ class SMTPServerConnection:
         parsed = parse_mail_parameters(params, allowed)
         if parsed.size is not None and parsed.size > self.limits.max_message_size:
             raise CommandError(replies.SIZE_EXCEEDED, f"declared SIZE={parsed.size}")
-        if not address.isascii() and not parsed.smtputf8:
+        if not path.ascii and not parsed.smtputf8:
             raise CommandError(replies.NEED_SMTPUTF8, "UTF-8 sender without SMTPUTF8")
         return MailFrom(
-            address=address,
+            address=path.address,
             size=parsed.size,
             body=parsed.body,
             smtputf8=parsed.smtputf8,
@@ -456,13 +456,14 @@ class SMTPServerConnection:
     def _rcpt(self, command: Command) -> Event:
         if self.accepted_recipients >= self.limits.max_recipients:
             raise CommandError(replies.TOO_MANY_RECIPIENTS, "recipient limit reached")
-        address, words = parse_forward_path(command.argument)
-        params = parse_parameters(words)
+        path = parse_forward_path(command.argument, self.config.hostname)
+        params = parse_parameters(path.words)
         parsed = parse_rcpt_parameters(params, _RCPT_PARAMS if self.esmtp else frozenset())
         transaction = self.transaction
-        if not address.isascii() and not (transaction and transaction.smtputf8):
+        if not path.ascii and not (transaction and transaction.smtputf8):
             raise CommandError(replies.NEED_SMTPUTF8, "UTF-8 recipient without SMTPUTF8")
-        return RcptTo(address=address, notify=parsed.notify, orcpt=parsed.orcpt)
+        assert path.address is not None
+        return RcptTo(address=path.address, notify=parsed.notify, orcpt=parsed.orcpt)
 
     def _data_command(self, command: Command) -> Event:
         _no_argument(command)
