@@ -19,8 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-# One physical line with its ending; the ending is CRLF, LF or a lone CR.
-_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\n|\r|$)")
+_MAX_LINE = 998
 _FOLD = re.compile(rb"\r\n|\n|\r")
 # A line ending followed by another: the blank line. Atomic, so CRLF is never CR + LF.
 _BLANK = re.compile(rb"(?>\r\n|\n|\r)(?=\r\n|\n|\r)")
@@ -42,15 +41,22 @@ class HeaderField:
         return self.name.lower()
 
 
+def _line_end(data: bytes, pos: int, stop: int) -> int:
+    """End of the line starting at ``pos`` (after its ending), or ``stop``."""
+    lf = data.find(b"\n", pos, stop)
+    cr = data.find(b"\r", pos, stop if lf < 0 else lf)
+    if cr >= 0:
+        return cr + 2 if cr + 1 == lf else cr + 1
+    return stop if lf < 0 else lf + 1
+
+
 def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator[HeaderField]:
     """Yield the fields of the header block ``data[start:end]``, stopping at a blank line."""
     stop = len(data) if end is None else end
     pos = start
     current: tuple[bytes, int, int] | None = None
     while pos < stop:
-        match = _LINE.match(data, pos, stop)
-        assert match is not None  # _LINE matches the empty string
-        line_end = match.end()
+        line_end = _line_end(data, pos, stop)
         if line_end == pos:
             break
         first = data[pos : pos + 1]
@@ -62,7 +68,8 @@ def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator
             current = None
         if first in (b"\r", b"\n"):
             break  # the blank line that ends the header
-        name = _NAME.match(data, pos, line_end)
+        # RFC 5322 2.1.1: a line is at most 998 octets, so a longer name is no name.
+        name = _NAME.match(data, pos, min(line_end, pos + _MAX_LINE))
         if name is None:
             current = (b"", pos, pos)
         else:
@@ -77,11 +84,17 @@ class HeaderMap:
 
     __slots__ = ("_values",)
 
-    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+    def __init__(
+        self, data: bytes, start: int = 0, end: int | None = None, max_value: int | None = None
+    ) -> None:
+        """Index ``data[start:end]``; values longer than ``max_value`` octets are cut there."""
         values: dict[bytes, list[bytes]] = {}
         for field in iter_fields(data, start, end):
             if field.name:
-                values.setdefault(field.key, []).append(unfold(data[field.value_start : field.end]))
+                stop = field.end
+                if max_value is not None:
+                    stop = min(stop, field.value_start + max_value)
+                values.setdefault(field.key, []).append(unfold(data[field.value_start : stop]))
         self._values = values
 
     def get(self, name: bytes) -> bytes | None:

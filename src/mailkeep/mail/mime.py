@@ -36,6 +36,10 @@ from mailkeep.mail.sortfields import SearchFields, build_search_fields
 
 # Recursion bound whatever the caller asks: each level costs a few Python frames.
 _HARD_MAX_DEPTH = 200
+# Header values kept for ENVELOPE and search are cut at this size: RFC 5322 2.1.1 limits a
+# line to 998 octets, and a long To/References list stays far below it; a larger value is
+# an attack on memory (the whole message stays available for BODY[HEADER] anyway).
+MAX_FIELD_OCTETS = 256 * 1024
 _IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2046 5.2.1
 _MESSAGE_TYPES = frozenset({("message", "rfc822"), ("message", "global")})  # + RFC 6532 3.7
 _TYPE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)/([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)$")
@@ -162,81 +166,87 @@ class _Scanner:
         self.length = len(raw)
         # A message with no LF at all is read with lone-CR line endings.
         self.eol = b"\r" if b"\n" not in raw and b"\r" in raw else b"\n"
-        self.candidate = b"\r--" if self.eol == b"\r" else b"\n--"
         blank = rb"\r\r" if self.eol == b"\r" else rb"\n\r?\n"
         self.blank = re.compile(blank)
         self.max_depth = min(max(max_depth, 0), _HARD_MAX_DEPTH)
         self.max_parts = max(max_parts, 1)
         self.parts = 0
-        self.stack: list[bytes] = []
-        self.active: dict[bytes, int] = {}  # boundary -> innermost level using it
-        self.cache: tuple[int, _Hit | None] | None = None  # (searched from, result)
+        self.stack: list[bytes] = []  # open boundaries, outermost first
+        # Per level: (searched from, first delimiter at or after it). A level's search only
+        # moves forward, so each boundary costs one pass over the message at most.
+        self.level_hits: list[tuple[int, _Hit | None]] = []
+        self.cache: tuple[int, _Hit | None] | None = None  # the same over all levels
 
     # -- boundaries --------------------------------------------------------------------
 
     def push(self, boundary: bytes) -> int:
         self.stack.append(boundary)
-        level = len(self.stack) - 1
-        self.active[boundary] = level
+        self.level_hits.append((self.length + 1, None))  # nothing searched yet
         self.cache = None
-        return level
+        return len(self.stack) - 1
 
     def pop(self) -> None:
-        boundary = self.stack.pop()
+        self.stack.pop()
+        self.level_hits.pop()
         self.cache = None
-        for level in range(len(self.stack) - 1, -1, -1):
-            if self.stack[level] == boundary:
-                self.active[boundary] = level
-                return
-        del self.active[boundary]
 
-    def _match_line(self, line_start: int) -> _Hit | None:
+    def _delimiter(self, line_start: int, level: int) -> _Hit | None:
+        """A hit if the line at ``line_start`` (known to begin "--" + boundary) is one."""
         raw = self.raw
-        line_end = raw.find(self.eol, line_start + 2)
+        rest = line_start + 2 + len(self.stack[level])
+        line_end = raw.find(self.eol, rest)
         after = self.length if line_end < 0 else line_end + 1
         if line_end < 0:
             line_end = self.length
-        content = raw[line_start + 2 : line_end]
-        if self.eol == b"\n" and content.endswith(b"\r"):
-            content = content[:-1]
+        tail = raw[rest:line_end]
+        if self.eol == b"\n" and tail.endswith(b"\r"):
+            tail = tail[:-1]
         # RFC 2046 5.1.1: transport padding (white space) may follow the boundary.
-        content = content.rstrip(b" \t")
-        close = False
-        level = self.active.get(content)
-        if level is None and content.endswith(b"--"):
-            level = self.active.get(content[:-2])
-            close = True
-        if level is None:
+        tail = tail.rstrip(b" \t")
+        if tail not in (b"", b"--"):
             return None
         body_end = line_start
-        if line_start > 0:
+        if line_start > 0 and raw[line_start - 1] in (0x0A, 0x0D):
             body_end -= 1  # the LF (or lone CR) before the delimiter
             if self.eol == b"\n" and body_end > 0 and raw[body_end - 1] == 0x0D:
                 body_end -= 1
-        return _Hit(body_end, line_start, after, level, close)
+        return _Hit(body_end, line_start, after, level, tail == b"--")
+
+    def _level_hit(self, level: int, pos: int) -> _Hit | None:
+        searched, found = self.level_hits[level]
+        if searched <= pos and (found is None or found.line_start >= pos):
+            return found
+        raw = self.raw
+        marker = b"--" + self.stack[level]
+        result: _Hit | None = None
+        if raw.startswith(marker, pos) and (pos == 0 or raw[pos - 1] in (0x0A, 0x0D)):
+            result = self._delimiter(pos, level)
+        needle = self.eol + marker
+        start = pos
+        while result is None:
+            index = raw.find(needle, start)
+            if index < 0:
+                break
+            result = self._delimiter(index + 1, level)
+            start = index + 1
+        self.level_hits[level] = (pos, result)
+        return result
 
     def next_hit(self, pos: int) -> _Hit | None:
-        """The first delimiter line of an open boundary starting at or after ``pos``."""
-        if not self.active:
-            return None
+        """The first delimiter line of an open boundary starting at or after ``pos``; on a
+        tie (the same boundary nested) the innermost multipart owns it."""
         cached = self.cache
         if cached is not None and cached[0] <= pos:
             found = cached[1]
             if found is None or found.line_start >= pos:
                 return found
-        raw = self.raw
-        result: _Hit | None = None
-        start = pos
-        if raw.startswith(b"--", pos) and (pos == 0 or raw[pos - 1] in (0x0A, 0x0D)):
-            result = self._match_line(pos)
-        while result is None:
-            index = raw.find(self.candidate, start)
-            if index < 0:
-                break
-            result = self._match_line(index + 1)
-            start = index + 1
-        self.cache = (pos, result)
-        return result
+        best: _Hit | None = None
+        for level in range(len(self.stack)):
+            hit = self._level_hit(level, pos)
+            if hit is not None and (best is None or hit.line_start <= best.line_start):
+                best = hit
+        self.cache = (pos, best)
+        return best
 
     # -- entities ----------------------------------------------------------------------
 
@@ -261,7 +271,7 @@ class _Scanner:
             # The header runs up to the delimiter: the line ending before it belongs to the
             # boundary (RFC 2046 5.1.1), so the header stops short of it; the body is empty.
             body_start = max(start, hit.body_end)
-        headers = HeaderMap(self.raw, start, body_start)
+        headers = HeaderMap(self.raw, start, body_start, MAX_FIELD_OCTETS)
         ctype, subtype, params = _content_type(headers.get(b"content-type"), default)
         encoding = _encoding(headers.get(b"content-transfer-encoding"))
         children: tuple[Part, ...] = ()
