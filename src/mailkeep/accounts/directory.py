@@ -10,11 +10,8 @@ Implementation notes:
   time, each a few SQLite lookups. No lock is held while a password is hashed or verified.
 - Every change runs in one ``BEGIN IMMEDIATE`` transaction and every mistake raises
   UserError with one line before anything is committed, so a refused change changes nothing.
-- ``resolve`` order (for each address met during expansion): exact user; alias (targets
-  expanded recursively); the same two with the subaddress stripped (``user+tag``); the
-  domain's catch-all. An address already on the current expansion path is a loop and adds
-  nothing; nesting deeper than ``max_alias_depth`` makes the whole resolution a LOOP.
-  Disabled users are dropped. A user and an alias never share an address (refused on add).
+- ``resolve``: see accounts.resolution for the order and the loop rules. A user and an
+  alias never share an address (refused on add).
 """
 
 from __future__ import annotations
@@ -25,32 +22,26 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailkeep.accounts import queries, resolution
 from mailkeep.accounts.database import open_database
-from mailkeep.accounts.models import Alias, Domain, LocalRecipient, Outcome, Resolution, User
+from mailkeep.accounts.models import Alias, Domain, Outcome, Resolution, User
 from mailkeep.accounts.passwords import PasswordError, PasswordHasher
 from mailkeep.errors import UserError
-from mailkeep.mail.address import Address, AddressError, fold_local, parse_address
-from mailkeep.mail.address import split_subaddress as split_tag
+from mailkeep.mail.address import (
+    Address,
+    AddressError,
+    fold_local,
+    parse_address,
+    split_subaddress,
+)
 from mailkeep.mail.hostname import check_hostname, to_alabel, to_ulabel
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "accounts.sqlite3"  # under data_dir
 DEFAULT_MAX_ALIAS_DEPTH = 10  # the config's default; see config.schema.Accounts
-
-
-@dataclass
-class _Expansion:
-    """What one resolution has collected so far."""
-
-    local: dict[int, LocalRecipient] = field(default_factory=dict)
-    remote: dict[str, Address] = field(default_factory=dict)
-    disabled: bool = False
-    loop: bool = False
-    too_deep: bool = False
 
 
 class Directory:
@@ -121,7 +112,7 @@ class Directory:
         """Make ``name`` a local domain."""
         domain = _domain_name(name)
         with self._write() as db:
-            if self._domain_id(db, domain) is not None:
+            if queries.domain_id(db, domain) is not None:
                 raise UserError(f"domain {to_ulabel(domain)} already exists")
             now = int(self._clock())
             db.execute("INSERT INTO domains (name, created) VALUES (?, ?)", (domain, now))
@@ -149,7 +140,7 @@ class Directory:
     def list_domains(self) -> list[Domain]:
         with self._read() as db:
             rows = db.execute("SELECT name, catchall, created FROM domains ORDER BY name")
-            return [Domain(n, _stored(c) if c else None, t) for n, c, t in rows]
+            return [Domain(n, queries.stored_address(c) if c else None, t) for n, c, t in rows]
 
     def get_domain(self, name: str) -> Domain:
         domain = _domain_name(name)
@@ -159,7 +150,7 @@ class Directory:
             ).fetchone()
         if row is None:
             raise _not_local(domain)
-        return Domain(row[0], _stored(row[1]) if row[1] else None, row[2])
+        return Domain(row[0], queries.stored_address(row[1]) if row[1] else None, row[2])
 
     def set_catchall(self, name: str, target: str | None) -> Domain:
         """Send mail for unknown addresses of the domain to ``target``; None turns it off."""
@@ -182,7 +173,7 @@ class Directory:
         except ValueError:
             return False
         with self._lock:
-            return self._domain_id(self._db, name) is not None
+            return queries.domain_id(self._db, name) is not None
 
     # -- users -------------------------------------------------------------------------
 
@@ -217,7 +208,7 @@ class Directory:
             user_id = cursor.lastrowid
             assert user_id is not None
             self._set_admin_of(db, user_id, admin_of)
-            return self._user_by_id(db, user_id)
+            return _user_by_id(db, user_id)
 
     def check_new_user(self, address: str) -> None:
         """Raise the UserError ``add_user`` would for this address (before asking for a
@@ -228,9 +219,9 @@ class Directory:
 
     def _check_new_user(self, db: sqlite3.Connection, address: Address) -> int:
         domain_id = self._require_domain(db, address.domain)
-        if self._user_row(db, address) is not None:
+        if queries.user_row(db, address) is not None:
             raise UserError(f"user {address.display()} already exists")
-        if self._alias_targets(db, address):
+        if queries.alias_targets(db, address):
             raise UserError(f"{address.display()} is an alias: delete the alias first")
         return domain_id
 
@@ -238,21 +229,18 @@ class Directory:
         """Remove a user (aliases that point to them stop reaching them)."""
         parsed = _parse(address)
         with self._write() as db:
-            row = self._require_user(db, parsed)
-            db.execute("DELETE FROM users WHERE id = ?", (row[0],))
+            user_id = self._require_user(db, parsed)
+            db.execute("DELETE FROM users WHERE id = ?", (user_id,))
 
     def get_user(self, address: str) -> User:
         parsed = _parse(address)
         with self._read() as db:
-            return self._user_by_id(db, self._require_user(db, parsed)[0])
+            return _user_by_id(db, self._require_user(db, parsed))
 
     def user_by_id(self, user_id: int) -> User | None:
         """The user with this id, or None (e.g. deleted since)."""
         with self._read() as db:
-            try:
-                return self._user_by_id(db, user_id)
-            except LookupError:
-                return None
+            return queries.user_by_id(db, user_id)
 
     def list_users(self, domain: str | None = None) -> list[User]:
         """All users, or those of one domain, by address."""
@@ -262,23 +250,23 @@ class Directory:
             else:
                 domain_id = self._require_domain(db, _domain_name(domain))
                 ids = db.execute("SELECT id FROM users WHERE domain_id = ?", (domain_id,))
-            users = [self._user_by_id(db, row[0]) for row in ids.fetchall()]
+            users = [_user_by_id(db, row[0]) for row in ids.fetchall()]
         return sorted(users, key=lambda u: (u.address.domain, u.address.key))
 
     def set_password(self, address: str, password: str) -> None:
         parsed = _parse(address)
         encoded = self._hash(password)
         with self._write() as db:
-            user_id = self._require_user(db, parsed)[0]
+            user_id = self._require_user(db, parsed)
             db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
 
     def set_disabled(self, address: str, disabled: bool) -> User:
         """Disable (no login, no delivery) or enable a user."""
         parsed = _parse(address)
         with self._write() as db:
-            user_id = self._require_user(db, parsed)[0]
+            user_id = self._require_user(db, parsed)
             db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
-            return self._user_by_id(db, user_id)
+            return _user_by_id(db, user_id)
 
     def update_user(
         self,
@@ -294,7 +282,7 @@ class Directory:
         parsed = _parse(address)
         _check_quota(quota_bytes or 0, quota_messages or 0)
         with self._write() as db:
-            user_id = self._require_user(db, parsed)[0]
+            user_id = self._require_user(db, parsed)
             if quota_bytes is not None:
                 db.execute("UPDATE users SET quota_bytes = ? WHERE id = ?", (quota_bytes, user_id))
             if quota_messages is not None:
@@ -304,7 +292,7 @@ class Directory:
             if admin_of is not None:
                 db.execute("DELETE FROM user_admin_domains WHERE user_id = ?", (user_id,))
                 self._set_admin_of(db, user_id, admin_of)
-            return self._user_by_id(db, user_id)
+            return _user_by_id(db, user_id)
 
     # -- aliases -----------------------------------------------------------------------
 
@@ -316,7 +304,7 @@ class Directory:
         wanted = [_parse(t) for t in targets]
         with self._write() as db:
             domain_id = self._require_domain(db, parsed.domain)
-            if self._user_row(db, parsed) is not None:
+            if queries.user_row(db, parsed) is not None:
                 raise UserError(
                     f"{parsed.display()} is a user: an alias with the same address would "
                     "never be used"
@@ -330,16 +318,16 @@ class Directory:
                     " target_key) VALUES (?, ?, ?, ?, ?)",
                     (domain_id, parsed.local, fold_local(parsed.local), target.text, target.key),
                 )
-            if self._expand_all(db, parsed).outcome is Outcome.LOOP:
+            if self._resolve(db, parsed).outcome is Outcome.LOOP:
                 raise UserError(f"alias {parsed.display()} would make a routing loop")
-            return Alias(parsed, tuple(self._alias_targets(db, parsed)))
+            return Alias(parsed, tuple(queries.alias_targets(db, parsed)))
 
     def delete_alias(self, source: str, targets: Sequence[str] = ()) -> None:
         """Remove some targets of an alias, or (none given) the whole alias."""
         parsed = _parse(source)
         with self._write() as db:
             domain_id = self._require_domain(db, parsed.domain)
-            if not self._alias_targets(db, parsed):
+            if not queries.alias_targets(db, parsed):
                 raise UserError(f"no such alias {parsed.display()}")
             key = fold_local(parsed.local)
             if not targets:
@@ -372,7 +360,9 @@ class Directory:
                 rows = db.execute(query + " WHERE d.id = ? ORDER BY a.id", (domain_id,)).fetchall()
         grouped: dict[Address, list[Address]] = {}
         for local, domain_name, target in rows:
-            grouped.setdefault(Address(local, domain_name), []).append(_stored(target))
+            grouped.setdefault(Address(local, domain_name), []).append(
+                queries.stored_address(target)
+            )
         aliases = [Alias(source, tuple(targets)) for source, targets in grouped.items()]
         return sorted(aliases, key=lambda a: (a.source.domain, a.source.key))
 
@@ -385,7 +375,7 @@ class Directory:
         """
         parsed = _parse(address) if isinstance(address, str) else address
         with self._read() as db:
-            return self._expand_all(db, parsed)
+            return self._resolve(db, parsed)
 
     def authenticate(self, login: str, password: str) -> User | None:
         """The user whose full address is ``login`` if ``password`` is theirs and they are
@@ -397,12 +387,12 @@ class Directory:
             self._hasher.verify_dummy()
             return None
         with self._read() as db:
-            row = self._user_row(db, address)
+            row = queries.user_row(db, address)
         if row is None:
             self._hasher.verify_dummy()
             return None
-        user_id, encoded, disabled = row
-        if not self._hasher.verify(encoded, password) or disabled:
+        user_id, encoded = row.id, row.password_hash
+        if not self._hasher.verify(encoded, password) or row.disabled:
             return None
         if self._hasher.needs_rehash(encoded):
             fresh = self._hasher.hash(password)
@@ -427,26 +417,22 @@ class Directory:
         except AddressError:
             return False
         with self._read() as db:
-            try:
-                current = self._user_by_id(db, user.id)
-            except LookupError:
-                return False
-            if current.disabled:
+            current = queries.user_by_id(db, user.id)
+            if current is None or current.disabled:
                 return False
             if wanted.domain in current.admin_of:
                 return True
             candidates = [wanted]
-            split = split_tag(wanted, self._separator)
+            split = split_subaddress(wanted, self._separator)
             if split is not None:
                 candidates.append(split[0])
             for candidate in candidates:
                 if candidate == current.address:
                     return True
-                if self._alias_targets(db, candidate):
-                    expansion = _Expansion()
-                    self._expand(db, candidate, (), expansion)
-                    if current.id in expansion.local:
-                        return True
+                if resolution.alias_reaches(
+                    db, candidate, current.id, separator=self._separator, max_depth=self._max_depth
+                ):
+                    return True
         return False
 
     # -- internals ---------------------------------------------------------------------
@@ -457,153 +443,32 @@ class Directory:
         except PasswordError as exc:
             raise UserError(str(exc)) from None
 
-    def _expand_all(self, db: sqlite3.Connection, address: Address) -> Resolution:
-        if self._domain_id(db, address.domain) is None or address.is_literal:
-            return Resolution(address, Outcome.NOT_LOCAL_DOMAIN)
-        expansion = _Expansion()
-        found, detail = self._expand(db, address, (), expansion)
-        if expansion.too_deep:
-            outcome = Outcome.LOOP
-        elif expansion.local or expansion.remote:
-            outcome = Outcome.DELIVER
-        elif found and expansion.disabled:
-            outcome = Outcome.DISABLED
-        elif found and expansion.loop:
-            outcome = Outcome.LOOP
-        else:
-            outcome = Outcome.NO_SUCH_USER
-        if outcome is not Outcome.DELIVER:
-            return Resolution(address, outcome)
-        return Resolution(
-            address,
-            outcome,
-            tuple(expansion.local.values()),
-            tuple(expansion.remote.values()),
-            detail,
-        )
-
-    def _expand(
-        self,
-        db: sqlite3.Connection,
-        address: Address,
-        path: tuple[str, ...],
-        acc: _Expansion,
-    ) -> tuple[bool, str | None]:
-        """Add what ``address`` reaches to ``acc``; return (matched anything, tag stripped)."""
-        domain_id = None if address.is_literal else self._domain_id(db, address.domain)
-        if domain_id is None:
-            acc.remote.setdefault(address.key, address)
-            return True, None
-        if address.key in path:
-            acc.loop = True
-            return True, None
-        if len(path) >= self._max_depth:
-            acc.too_deep = True
-            return True, None
-        path = (*path, address.key)
-        if self._expand_exact(db, address, path, acc):
-            return True, None
-        split = split_tag(address, self._separator)
-        if split is not None and self._expand_exact(db, split[0], path, acc):
-            return True, split[1]
-        catchall = db.execute("SELECT catchall FROM domains WHERE id = ?", (domain_id,)).fetchone()
-        if catchall is not None and catchall[0]:
-            self._expand(db, _stored(catchall[0]), path, acc)
-            return True, None
-        return False, None
-
-    def _expand_exact(
-        self, db: sqlite3.Connection, address: Address, path: tuple[str, ...], acc: _Expansion
-    ) -> bool:
-        """A user or an alias with exactly this address (no subaddress, no catch-all)."""
-        row = self._user_row(db, address)
-        if row is not None:
-            user_id, _, disabled = row
-            if disabled:
-                acc.disabled = True
-            elif user_id not in acc.local:
-                user = self._user_by_id(db, user_id)
-                acc.local[user_id] = LocalRecipient(user_id, user.address)
-            return True
-        targets = self._alias_targets(db, address)
-        for target in targets:
-            self._expand(db, target, path, acc)
-        return bool(targets)
+    def _resolve(self, db: sqlite3.Connection, address: Address) -> Resolution:
+        return resolution.resolve(db, address, separator=self._separator, max_depth=self._max_depth)
 
     def _check_target(self, db: sqlite3.Connection, target: Address) -> None:
         """A local target must reach someone now (remote targets are not checked)."""
-        if target.is_literal or self._domain_id(db, target.domain) is None:
+        if target.is_literal or queries.domain_id(db, target.domain) is None:
             return
-        outcome = self._expand_all(db, target).outcome
+        outcome = self._resolve(db, target).outcome
         if outcome is Outcome.NO_SUCH_USER:
             raise UserError(f"{target.display()} does not exist: add the user or alias first")
         if outcome is Outcome.DISABLED:
             raise UserError(f"{target.display()} is disabled")
 
-    @staticmethod
-    def _domain_id(db: sqlite3.Connection, domain: str) -> int | None:
-        row = db.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
-        return None if row is None else int(row[0])
-
     def _require_domain(self, db: sqlite3.Connection, domain: str) -> int:
-        domain_id = self._domain_id(db, domain)
+        domain_id = queries.domain_id(db, domain)
         if domain_id is None:
             raise _not_local(domain)
         return domain_id
 
-    @staticmethod
-    def _user_row(db: sqlite3.Connection, address: Address) -> tuple[int, str, bool] | None:
-        """(id, password hash, disabled) of the user with this address."""
-        row = db.execute(
-            "SELECT u.id, u.password_hash, u.disabled FROM users u JOIN domains d"
-            " ON d.id = u.domain_id WHERE d.name = ? AND u.local_key = ?",
-            (address.domain, fold_local(address.local)),
-        ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), bool(row[2]))
-
-    def _require_user(self, db: sqlite3.Connection, address: Address) -> tuple[int, str, bool]:
+    def _require_user(self, db: sqlite3.Connection, address: Address) -> int:
+        """The id of the user with this address, or UserError."""
         self._require_domain(db, address.domain)
-        row = self._user_row(db, address)
+        row = queries.user_row(db, address)
         if row is None:
             raise UserError(f"no such user {address.display()}")
-        return row
-
-    @staticmethod
-    def _user_by_id(db: sqlite3.Connection, user_id: int) -> User:
-        row = db.execute(
-            "SELECT u.local, d.name, u.quota_bytes, u.quota_messages, u.disabled, u.created"
-            " FROM users u JOIN domains d ON d.id = u.domain_id WHERE u.id = ?",
-            (user_id,),
-        ).fetchone()
-        if row is None:
-            raise LookupError(user_id)
-        admin_of = tuple(
-            name
-            for (name,) in db.execute(
-                "SELECT d.name FROM user_admin_domains a JOIN domains d ON d.id = a.domain_id"
-                " WHERE a.user_id = ? ORDER BY d.name",
-                (user_id,),
-            )
-        )
-        local, domain, quota_bytes, quota_messages, disabled, created = row
-        return User(
-            user_id,
-            Address(local, domain),
-            quota_bytes,
-            quota_messages,
-            bool(disabled),
-            created,
-            admin_of,
-        )
-
-    @staticmethod
-    def _alias_targets(db: sqlite3.Connection, address: Address) -> list[Address]:
-        rows = db.execute(
-            "SELECT a.target FROM aliases a JOIN domains d ON d.id = a.domain_id"
-            " WHERE d.name = ? AND a.local_key = ? ORDER BY a.id",
-            (address.domain, fold_local(address.local)),
-        )
-        return [_stored(target) for (target,) in rows]
+        return row.id
 
     def _set_admin_of(self, db: sqlite3.Connection, user_id: int, domains: Sequence[str]) -> None:
         for name in domains:
@@ -621,9 +486,12 @@ def _parse(text: str) -> Address:
         raise UserError(str(exc)) from None
 
 
-def _stored(text: str) -> Address:
-    """An address the directory wrote itself (always canonical, so always parses)."""
-    return parse_address(text)
+def _user_by_id(db: sqlite3.Connection, user_id: int) -> User:
+    """A user known to exist (just written, or looked up in the same transaction)."""
+    user = queries.user_by_id(db, user_id)
+    if user is None:
+        raise LookupError(f"user id {user_id} vanished inside a transaction")
+    return user
 
 
 def _domain_name(name: str) -> str:
