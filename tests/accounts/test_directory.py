@@ -10,6 +10,8 @@ from pathlib import Path
 
 import argon2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailkeep.accounts.database import MIGRATIONS
 from mailkeep.accounts.directory import DATABASE_NAME, Directory
@@ -444,3 +446,57 @@ def test_concurrent_use_from_asyncio_threads(directory: Directory) -> None:
 
     results = asyncio.run(main())
     assert [ids(r)[0] for r in results] == [users[i % 8].id for i in range(64)]
+
+
+# -- random alias graphs ---------------------------------------------------------------
+
+NAMES = ["a", "b", "c", "d", "e"]
+
+
+@given(
+    users=st.sets(st.sampled_from(NAMES), max_size=3),
+    disabled=st.sets(st.sampled_from(NAMES), max_size=2),
+    edges=st.lists(
+        st.tuples(st.sampled_from(NAMES), st.sampled_from([*NAMES, "x@remote.example"])),
+        max_size=12,
+    ),
+    catchall=st.one_of(st.none(), st.sampled_from(NAMES)),
+    depth=st.integers(min_value=1, max_value=4),
+)
+@settings(max_examples=100, deadline=None)
+def test_any_alias_graph_resolves_without_error(
+    users: set[str],
+    disabled: set[str],
+    edges: list[tuple[str, str]],
+    catchall: str | None,
+    depth: int,
+) -> None:
+    def full(name: str) -> str:
+        return name if "@" in name else f"{name}@example.test"
+
+    with Directory(None, hasher=CHEAP, max_alias_depth=depth) as d:
+        d.add_domain("example.test")
+        for name in sorted(users):
+            d.add_user(full(name), "pw")
+        for source, target in edges:  # refusals are fine: they must change nothing
+            try:
+                d.add_alias(full(source), [full(target)])
+            except UserError:
+                pass
+        for name in sorted(disabled & users):
+            d.set_disabled(full(name), True)
+        if catchall is not None:
+            try:
+                d.set_catchall("example.test", full(catchall))
+            except UserError:
+                pass
+        enabled = {d.get_user(full(n)).id for n in users - disabled}
+        for name in NAMES:
+            for text in (full(name), f"{name}+tag@example.test"):
+                resolution = d.resolve(text)
+                local = [r.user_id for r in resolution.local]
+                assert len(local) == len(set(local))
+                assert set(local) <= enabled
+                assert resolution.deliverable == bool(local or resolution.remote)
+                if name in users - disabled:
+                    assert resolution.outcome is Outcome.DELIVER

@@ -16,6 +16,8 @@ import pytest
 
 from mailkeep.accounts.directory import DATABASE_NAME, Directory
 from mailkeep.accounts.models import Outcome
+from mailkeep.admin.operations import format_size, parse_size
+from mailkeep.errors import UserError
 
 MAILKEEP = str(Path(sys.executable).with_name("mailkeep"))
 
@@ -367,3 +369,17 @@ def _read_until(fd: int, marker: bytes) -> bytes:
             break
         data += chunk
     return data
+
+
+def test_sizes() -> None:
+    cases = {"0": 0, "unlimited": 0, "1024": 1024, "10k": 10240, "500M": 500 * 1024**2}
+    cases |= {"2G": 2 * 1024**3, "2GiB": 2 * 1024**3, "1 TB": 1024**4, " 7b ": 7}
+    for text, size in cases.items():
+        assert parse_size(text) == size, text
+    for bad in ("", "-1", "1.5G", "12X", "G", "1e9"):
+        with pytest.raises(UserError, match="invalid size"):
+            parse_size(bad)
+    assert format_size(0) == "unlimited"
+    assert format_size(2 * 1024**3) == "2 GiB"
+    assert format_size(1536 * 1024) == "1536 KiB"
+    assert format_size(1000) == "1000 B"
