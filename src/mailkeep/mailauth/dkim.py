@@ -192,7 +192,7 @@ def _parse_signature(header: bytes, now: float) -> _Signature | DKIMOutcome:
     """RFC 6376 6.1.1: the tag checks dkimpy does, plus ours, with our clock."""
     try:
         fields = parse_tag_value(re.sub(rb"\r?\n[ \t]", b" ", header))
-    except dkim.DKIMException as exc:
+    except Exception as exc:  # dkim.util.InvalidTagValueList and its kin
         return DKIMOutcome(DKIMResult.PERMERROR, reason=f"malformed signature: {exc}")
     outcome = DKIMOutcome(
         DKIMResult.NEUTRAL,
