@@ -248,6 +248,49 @@ class POP3(Section):
     )
 
 
+class SMTP(Section):
+    """The SMTP listeners (MX, submission, submissions): per-connection protocol limits.
+    The names match protocol.smtp.server.ServerLimits."""
+
+    # RFC 5321 4.5.3.1.4: 512 octets, raised by parameters (RFC 3461 4, RFC 4954 5).
+    max_command_line: int = Field(
+        2048, ge=512, le=65536, description="The longest command line accepted (with CRLF)."
+    )
+    # RFC 4954 4: AUTH exchange lines may be up to 12288 octets.
+    max_auth_line: int = Field(
+        12288, ge=12288, le=65536, description="The longest AUTH command or response line."
+    )
+    # RFC 5322 2.1.1 says 998, but real mail breaks it; longer lines are noted, not refused.
+    max_data_line: int = Field(
+        1_000_000,
+        ge=1000,
+        description="The longest message line accepted; a longer one refuses the message.",
+    )
+    max_message_size: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="The largest message accepted, in octets (advertised as SIZE, RFC 1870).",
+    )
+    # RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.
+    max_recipients: int = Field(
+        100, ge=100, description="Accepted recipients per message; more get 452 4.5.3."
+    )
+    max_errors: int = Field(
+        20, ge=1, le=1000, description="Error replies before the session is closed with 421."
+    )
+    max_commands: int = Field(
+        10_000, ge=100, description="Commands per connection before it is closed with 421."
+    )
+    reject_early_talkers: bool = Field(
+        True,
+        description="On the MX, a client that sends before the greeting gets 554 and is "
+        "disconnected (RFC 5321 4.3.1: clients wait for the greeting).",
+    )
+    auth_on_mx: bool = Field(
+        False, description="Offer AUTH (after STARTTLS) on the MX listener too."
+    )
+
+
 class Config(Section):
     """The whole mailkeep.toml."""
 
@@ -267,3 +310,4 @@ class Config(Section):
     server: Server = Field(default_factory=Server, description="The process.")
     logins: Logins = Field(default_factory=Logins, description="Failed-login limits.")
     pop3: POP3 = Field(default_factory=POP3, description="POP3.")
+    smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
