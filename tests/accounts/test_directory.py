@@ -430,8 +430,13 @@ def test_may_send_as(directory: Directory) -> None:
     directory.set_disabled("bob@example.test", True)
     assert not directory.may_send_as(bob, "bob@example.test")
     directory.set_disabled("bob@example.test", False)
-    directory.delete_user("bob@example.test")
+    referrers = directory.delete_user("bob@example.test")
+    assert referrers == ["team@example.test", "catch-all of example.test"]
     assert not directory.may_send_as(bob, "bob@example.test")
+    assert directory.delete_user("carol@example.test") == [
+        "team@example.test",
+        "carols@example.test",
+    ]
 
 
 # -- threads ---------------------------------------------------------------------------

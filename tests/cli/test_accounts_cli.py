@@ -129,8 +129,11 @@ def test_the_whole_flow(mk: Mailkeep) -> None:
         assert [r.user_id for r in directory.resolve("anyone@example.test").local] == [1]
 
     mk.ok("domain", "catchall", "example.test", "--off")
+    assert mk.ok("user", "del", "bob@example.test") == (
+        "user Bob@example.test deleted (id 1)\n"
+        "still pointing to it, now reaching no one there: info@example.test\n"
+    )
     mk.ok("alias", "del", "info@example.test")
-    assert mk.ok("user", "del", "bob@example.test") == "user Bob@example.test deleted (id 1)\n"
     mk.ok("domain", "del", "bücher.example", "--force")
     mk.ok("domain", "del", "example.test")
     assert mk.ok("domain", "list") == ""

@@ -225,12 +225,31 @@ class Directory:
             raise UserError(f"{address.display()} is an alias: delete the alias first")
         return domain_id
 
-    def delete_user(self, address: str) -> None:
-        """Remove a user (aliases that point to them stop reaching them)."""
+    def delete_user(self, address: str) -> list[str]:
+        """Remove a user. Returns what still points to the address (alias sources, and
+        "catch-all of DOMAIN"), now reaching no one there, for the caller to mention."""
         parsed = _parse(address)
         with self._write() as db:
             user_id = self._require_user(db, parsed)
             db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            return self._referrers(db, parsed)
+
+    @staticmethod
+    def _referrers(db: sqlite3.Connection, address: Address) -> list[str]:
+        found = [
+            Address(local, domain).display()
+            for local, domain in db.execute(
+                "SELECT DISTINCT a.local, d.name FROM aliases a JOIN domains d"
+                " ON d.id = a.domain_id WHERE a.target_key = ? ORDER BY a.id",
+                (address.key,),
+            )
+        ]
+        for name, catchall in db.execute(
+            "SELECT name, catchall FROM domains WHERE catchall IS NOT NULL ORDER BY name"
+        ):
+            if queries.stored_address(catchall) == address:
+                found.append(f"catch-all of {to_ulabel(name)}")
+        return found
 
     def get_user(self, address: str) -> User:
         parsed = _parse(address)

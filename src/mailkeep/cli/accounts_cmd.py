@@ -188,8 +188,10 @@ def user_del(obj: CliContext, address: str) -> None:
     """Delete a user (their stored mail is not touched)."""
     with _directory(obj) as directory:
         user = directory.get_user(address)
-        directory.delete_user(address)
+        referrers = directory.delete_user(address)
     click.echo(f"user {user.address.display()} deleted (id {user.id})")
+    if referrers:
+        click.echo(f"still pointing to it, now reaching no one there: {', '.join(referrers)}")
 
 
 @user_group.command("list")
