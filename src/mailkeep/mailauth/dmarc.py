@@ -74,7 +74,7 @@ def parse_record(text: str) -> DMARCRecord | str:
         if not eq or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             return f"bad tag {part.strip()[:40]!r}"
         tags.setdefault(name, value)
-    if tags.get("v") != "DMARC1":
+    if next(iter(tags), None) != "v" or tags["v"] != "DMARC1":  # RFC 7489 6.4
         return "v=DMARC1 is not the first tag"
     try:
         p = Disposition(tags.get("p", "").lower())
