@@ -93,6 +93,8 @@ INVALID = [
     ("é" * 33 + "@example.org", "local part longer than 64 octets"),  # octets, not chars
     ("bob@" + ".".join(["a" * 60] * 5), "longer than 254 octets"),
     ("\udcff@example.org", "unpaired surrogate"),
+    # 135 octets as typed, but 268 with the domain in A-labels ("ä" is "xn--4ca").
+    ("a" * 60 + "@" + "ä." * 25 + "example", "longer than 254 octets with A-labels"),
 ]
 
 
@@ -240,3 +242,33 @@ def _check_total(text: str) -> None:
         parse_path(f"<{text}>")
     except AddressError:
         pass
+
+
+_LOCAL = st.one_of(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[A-Za-zé用0-9_-]{1,8}){0,3}", fullmatch=True
+    ),
+    st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=20).map(
+        quote_local
+    ),
+)
+_DOMAIN = st.lists(
+    st.sampled_from(["example", "bücher", "例子", "xn--bcher-kva", "a-b", "ä", "ORG", "x1"]),
+    min_size=1,
+    max_size=40,
+).map(".".join)
+
+
+@given(_LOCAL, _DOMAIN)
+@settings(max_examples=200, deadline=None)
+def test_valid_addresses_round_trip(local: str, domain: str) -> None:
+    try:
+        address = parse_address(f"{local}@{domain}")
+    except AddressError as exc:
+        assert "longer than" in exc.reason or "control character" in exc.reason, exc
+        return
+    assert address.domain == address.domain.lower() and address.domain.isascii()
+    again = parse_address(address.text)
+    assert again == address and again.text == address.text and again.local == address.local
+    assert parse_address(address.display()) == address
+    assert parse_path(f"<{address.text}>") == address

@@ -212,7 +212,12 @@ def _parse_slow(text: str, utf8: bool) -> Address:
     local = _parse_local(text, local_text)
     if domain_text.startswith("["):
         return Address(local, _parse_literal(text, domain_text), is_literal=True)
-    return Address(local, _parse_domain(text, domain_text))
+    address = Address(local, _parse_domain(text, domain_text))
+    # A-labels are longer than U-labels: the canonical form must fit too, so that it can be
+    # relayed to servers without SMTPUTF8 and always parses again.
+    if _octets(address.text) > MAX_MAILBOX_OCTETS:
+        raise AddressError(text, f"longer than {MAX_MAILBOX_OCTETS} octets with A-labels")
+    return address
 
 
 def _is_control(ch: str) -> bool:
