@@ -291,6 +291,25 @@ class SMTP(Section):
     )
 
 
+class DNS(Section):
+    """How mailkeep resolves names (SPF, DKIM, DMARC, MX, MTA-STS, DANE)."""
+
+    nameservers: list[HostPort] | None = Field(
+        None,
+        examples=[["127.0.0.1:5353"]],
+        description='Resolvers to ask, as "host:port"; absent: the system resolver '
+        "(resolv.conf). DANE needs a DNSSEC-validating one on a trusted path.",
+    )
+    # RFC 7208 4.6.4 gives a whole SPF check 20 s; one query gets a share of it.
+    timeout_seconds: float = Field(
+        5.0, gt=0, le=30, description="How long one lookup may take before it is a temperror."
+    )
+    # Memory bound; answers are kept at most for their TTL.
+    cache_size: int = Field(
+        10_000, ge=0, le=10_000_000, description="Answers kept in memory (0: no cache)."
+    )
+
+
 class Config(Section):
     """The whole mailkeep.toml."""
 
@@ -310,4 +329,5 @@ class Config(Section):
     server: Server = Field(default_factory=Server, description="The process.")
     logins: Logins = Field(default_factory=Logins, description="Failed-login limits.")
     pop3: POP3 = Field(default_factory=POP3, description="POP3.")
+    dns: DNS = Field(default_factory=DNS, description="DNS resolution.")
     smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
