@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
+
+import pytest
 
 from mailkeep.protocol.imap.connection import IMAPLimits, IMAPServerConnection
 from mailkeep.protocol.imap.events import NEED_DATA, Event
@@ -67,3 +71,17 @@ def split_command(wire: bytes) -> tuple[list[bytes], list[bytes]]:
         size = int(m.group(1))
         literals.append(wire[pos : pos + size])
         pos += size
+
+
+CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+
+
+def corpus_file(*parts: str) -> Path:
+    """A file of the shared third-party corpus; skips (fails in CI) when it is absent."""
+    path = CORPUS.joinpath(*parts)
+    if not path.is_file():
+        message = f"corpus file {path} is absent"
+        if os.environ.get("MAILKEEP_REQUIRE_TOOLS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

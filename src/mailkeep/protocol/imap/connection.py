@@ -109,6 +109,7 @@ class IMAPServerConnection:
         self._closed_sent = False
         self._events: collections.deque[Event] = collections.deque()
         self._pending: _Pending | None = None
+        self._dropped = 0  # octets discarded after STARTTLS
         self._reset_command()
 
     # -- input ---------------------------------------------------------------------------
@@ -166,7 +167,8 @@ class IMAPServerConnection:
         """The TLS handshake after STARTTLS finished; returns how many plaintext octets
         received after the STARTTLS line were discarded."""
         self._require_blocked()
-        dropped = len(self._buf)
+        dropped = self._dropped + len(self._buf)
+        self._dropped = 0
         self._buf.clear()
         self._scan = 0
         self._mode = _Mode.COMMAND
@@ -227,6 +229,7 @@ class IMAPServerConnection:
         if self.state is State.LOGOUT:
             self._mode = _Mode.CLOSED
         elif ok and isinstance(command.command, c.StartTLS):
+            self._dropped = len(self._buf)
             self._buf.clear()
             self._scan = 0
             self._mode = _Mode.BLOCKED

@@ -142,8 +142,10 @@ def encode_chunks(response: Response, utf8: bool = False) -> list[Chunk]:
     """The response as bytes pieces and ``Stream`` placeholders, in order."""
     out: list[Chunk] = []
     if isinstance(response, StatusResponse):
-        tag = response.tag if response.tag is not None else "*"
-        if not _ASTRING_ATOM.fullmatch(tag.encode("ascii", "replace")) or "+" in tag:
+        tag = response.tag
+        if tag is None:
+            tag = "*"
+        elif not _ASTRING_ATOM.fullmatch(tag.encode("ascii", "replace")) or "+" in tag:
             raise LocalProtocolError(f"bad tag {tag!r}")
         _put(out, f"{tag} {response.status.value} ".encode("ascii"))
         if response.code is not None:
