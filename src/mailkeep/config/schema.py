@@ -291,6 +291,46 @@ class SMTP(Section):
     )
 
 
+class IMAP(Section):
+    """The IMAP and IMAPS listeners: size limits of the command reader. The names match
+    protocol.imap.connection.IMAPLimits."""
+
+    # RFC 2683 3.2.1.5: accept command lines of at least 8000 octets; sync clients send
+    # long UID sets, so more.
+    max_line: int = Field(
+        65536, ge=8192, le=1024 * 1024, description="The longest command line (with CRLF)."
+    )
+    # Mailbox names, search strings and passwords are short; only messages are large.
+    max_literal: int = Field(
+        65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="The largest literal other than an APPEND message.",
+    )
+    # RFC 7889: advertised as APPENDLIMIT; larger messages get NO [TOOBIG] before upload.
+    max_message: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="The largest message APPEND accepts, in octets (APPENDLIMIT).",
+    )
+    # Memory bound per connection: a command is held whole until it is parsed.
+    max_command: int = Field(
+        64 * 1024 * 1024,
+        ge=65536,
+        description="All lines and literals of one command (bounds MULTIAPPEND).",
+    )
+    # Before login only LOGIN and ID take literals; anything larger is an attack.
+    max_literal_before_login: int = Field(
+        8192, ge=1024, le=65536, description="The largest literal accepted before login."
+    )
+
+    @model_validator(mode="after")
+    def _command_holds_a_message(self) -> Self:
+        if self.max_command < self.max_message:
+            raise ValueError("max_command must be at least max_message")
+        return self
+
+
 class DNS(Section):
     """How mailkeep resolves names (SPF, DKIM, DMARC, MX, MTA-STS, DANE)."""
 
@@ -331,3 +371,4 @@ class Config(Section):
     pop3: POP3 = Field(default_factory=POP3, description="POP3.")
     dns: DNS = Field(default_factory=DNS, description="DNS resolution.")
     smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
+    imap: IMAP = Field(default_factory=IMAP, description="IMAP server limits.")
