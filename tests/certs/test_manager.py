@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import ssl
 from pathlib import Path
 
@@ -15,18 +14,9 @@ from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateFiles, CertificateManager
 from mailkeep.certs.selfsigned import make_certificate
 from mailkeep.errors import UserError
+from tests.certs.pairs import install_pair
 
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-def _install(files: CertificateFiles, hostname: str = "mail.example.test") -> int:
-    """Write a new pair the way an ACME client does (new files renamed over); its serial."""
-    cert_pem, key_pem = make_certificate(hostname, NOW)
-    for path, data in ((files.key, key_pem), (files.cert, cert_pem)):
-        tmp = path.with_suffix(".new")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return x509.load_pem_x509_certificate(cert_pem).serial_number
 
 
 def _served_serial(front: ssl.SSLContext) -> int:
@@ -55,7 +45,7 @@ def files(tmp_path: Path) -> CertificateFiles:
 
 
 def test_load_gives_one_context_per_profile(files: CertificateFiles) -> None:
-    serial = _install(files)
+    serial = install_pair(files.cert, files.key)
     manager = CertificateManager(files)
     assert manager.load().serial == serial
     client, mx = manager.context(TLSProfile.CLIENT), manager.context(TLSProfile.MX)
@@ -70,12 +60,12 @@ def test_load_problems_are_user_errors(files: CertificateFiles) -> None:
 
 
 def test_reload_swaps_in_new_contexts_and_old_fronts_follow(files: CertificateFiles) -> None:
-    _install(files)
+    install_pair(files.cert, files.key)
     manager = CertificateManager(files)
     manager.load()
     front = manager.context(TLSProfile.CLIENT)  # what an implicit-TLS socket keeps
     assert not manager.changed()
-    new_serial = _install(files)
+    new_serial = install_pair(files.cert, files.key)
     assert manager.changed()
     assert manager.reload("test")
     assert not manager.changed()
@@ -88,7 +78,7 @@ def test_reload_swaps_in_new_contexts_and_old_fronts_follow(files: CertificateFi
 def test_a_broken_new_file_keeps_the_old_certificate(
     files: CertificateFiles, caplog: pytest.LogCaptureFixture
 ) -> None:
-    serial = _install(files)
+    serial = install_pair(files.cert, files.key)
     manager = CertificateManager(files)
     manager.load()
     files.cert.write_text("half written")
@@ -100,7 +90,7 @@ def test_a_broken_new_file_keeps_the_old_certificate(
     assert not manager.changed()  # not retried on every poll until the files change again
     files.key.write_bytes(make_certificate("x.example.test", NOW)[1])  # mismatched key
     assert not manager.reload("SIGHUP")
-    new_serial = _install(files)
+    new_serial = install_pair(files.cert, files.key)
     assert manager.reload("SIGHUP")
     assert _served_serial(manager.context(TLSProfile.MX)) == new_serial
 

@@ -11,17 +11,20 @@ import contextlib
 import io
 import socket
 import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager
 from mailkeep.errors import UserError
 from mailkeep.net.connection import Connection, ConnectionClosed, ShuttingDown, Timeouts
 from mailkeep.net.listeners import Listeners, ListenerSpec
+from tests.certs.pairs import install_pair
 from tests.net.conftest import Run
 from tests.tools import require_tool
 
@@ -158,16 +161,25 @@ def test_connections_get_ids_and_a_crash_stays_in_its_connection(
 def test_starttls_discards_plaintext_sent_before_the_handshake(
     run: Run[None], certificates: CertificateManager, log_lines: io.StringIO
 ) -> None:
+    async def upgrade_after_exactly_one_command(conn: Connection) -> None:
+        # Take exactly "STARTTLS\r\n" so the rest stays in the connection's own buffer.
+        command = b""
+        while len(command) < 10:
+            command += await conn.read(5, max_bytes=10 - len(command))
+        assert command == b"STARTTLS\r\n"
+        await conn.write(b"ready\r\n")
+        await conn.start_tls()
+        await echo(conn)
+
     async def main() -> None:
-        async with serving(certificates, spec(echo)) as listeners:
+        handler = spec(upgrade_after_exactly_one_command)
+        async with serving(certificates, handler) as listeners:
             reader, writer = await asyncio.open_connection("127.0.0.1", port_of(listeners))
-            await expect(reader, b"hello")
-            writer.write(b"STARTTLS\r\n")
-            await asyncio.sleep(0.05)
-            writer.write(b"INJECTED\r\n")  # RFC 3207 4.2: must not be seen after TLS
+            # RFC 3207 4.2: the command pipelined after STARTTLS must not be seen after TLS.
+            writer.write(b"STARTTLS\r\nINJECTED\r\n")
             await expect(reader, b"ready")
             await writer.start_tls(client_context())
-            await expect(reader, b"tls TLSv1.3")
+            await expect(reader, b"hello")
             writer.write(b"after\r\n")
             await expect(reader, b"echo after")
             writer.close()
@@ -180,10 +192,6 @@ def test_starttls_discards_plaintext_sent_before_the_handshake(
 def test_implicit_tls_serves_a_reloaded_certificate_and_open_connections_keep_working(
     run: Run[None], certificates: CertificateManager
 ) -> None:
-    from cryptography import x509
-
-    from tests.certs.test_manager import _install
-
     async def serial(writer: asyncio.StreamWriter) -> int:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
         return x509.load_der_x509_certificate(der).serial_number
@@ -194,7 +202,7 @@ def test_implicit_tls_serves_a_reloaded_certificate_and_open_connections_keep_wo
             r1, w1 = await asyncio.open_connection("127.0.0.1", port, ssl=client_context())
             await expect(r1, b"hello")
             old = await serial(w1)
-            new = _install(certificates.files)
+            new = install_pair(certificates.files.cert, certificates.files.key)
             assert certificates.reload("test")
             r2, w2 = await asyncio.open_connection("127.0.0.1", port, ssl=client_context())
             await expect(r2, b"hello")
@@ -241,7 +249,7 @@ def test_shutdown_says_goodbye_lets_transactions_finish_and_cancels_the_rest(
         await expect(busy_r, b"bye")
         await stopping
         elapsed = time.monotonic() - started
-        assert 1.4 < elapsed < 3, elapsed  # waited the grace time for the stuck one only
+        assert 1.4 < elapsed < 4, elapsed  # waited the grace time for the stuck one only
         assert len(cancelled) == 1
         for w in (idle_w, busy_w, stuck_w):
             w.close()
@@ -325,8 +333,6 @@ def test_ipv6_listener(run: Run[None], certificates: CertificateManager) -> None
 
 def _s_client(port: int, *args: str) -> tuple[int, str]:
     openssl = require_tool("openssl")
-    import subprocess
-
     done = subprocess.run(
         [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-brief", *args],
         input=b"QUIT\r\n",
@@ -390,7 +396,7 @@ def test_handshakes_that_stall_are_closed_after_the_handshake_timeout(
             await expect(r, b"ready")
             assert await asyncio.wait_for(r.read(), 5) == b""  # said STARTTLS, then nothing
             w.close()
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 4  # two 0.3 s timeouts, slack for load
         finally:
             await listeners.shutdown(0)
 

@@ -77,7 +77,7 @@ class Served:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 10, start: int = 0) -> str:
+    def wait_for(self, pattern: str, timeout: float = 30, start: int = 0) -> str:
         """The first log line from ``start`` on matching ``pattern``; fails after timeout."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
@@ -102,7 +102,7 @@ class Served:
     def signal(self, signum: signal.Signals) -> None:
         self.proc.send_signal(signum)
 
-    def stop(self, timeout: float = 10) -> int:
+    def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then the exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -110,7 +110,7 @@ class Served:
         self._reader.join(5)
         return code
 
-    def exit_status(self, timeout: float = 15) -> int:
+    def exit_status(self, timeout: float = 30) -> int:
         code = self.proc.wait(timeout)
         self._reader.join(5)
         return code

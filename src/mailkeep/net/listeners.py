@@ -224,21 +224,26 @@ class Listeners:
             outcome = "handler crashed"
             log.exception("connection handler crashed", extra={"listener": spec.name})
         finally:
-            if outcome in ("closed", "server shutting down"):
-                await _close_quietly(conn)
-            else:
-                conn.abort()
-            log.info(
-                "connection closed",
-                extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 3)},
-            )
+            try:
+                if outcome in ("closed", "server shutting down"):
+                    await _close_quietly(conn)
+                else:
+                    conn.abort()
+            except OSError:
+                pass
+            finally:
+                log.info(
+                    "connection closed",
+                    extra={"outcome": outcome, "seconds": round(time.monotonic() - started, 3)},
+                )
 
 
 async def _close_quietly(conn: Connection) -> None:
     try:
         await conn.close()
-    except OSError:
+    except BaseException:  # OSError, or cancelled at the end of the grace time
         conn.abort()
+        raise
 
 
 def _format(sockname: object) -> str:
