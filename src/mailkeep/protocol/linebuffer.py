@@ -94,6 +94,26 @@ class LineBuffer:
         """A copy of everything buffered, left in place (see ``consume``)."""
         return bytes(self._buf)
 
+    # Scanning in place, without copying the buffer (SMTP DATA, IMAP literals).
+    def find(self, sub: bytes, start: int = 0) -> int:
+        return self._buf.find(sub, start)
+
+    def rfind(self, sub: bytes, start: int = 0) -> int:
+        return self._buf.rfind(sub, start)
+
+    def startswith(self, prefix: bytes) -> bool:
+        return self._buf.startswith(prefix)
+
+    def endswith(self, suffix: bytes) -> bool:
+        return self._buf.endswith(suffix)
+
+    def take(self, count: int) -> bytes:
+        """The first ``count`` bytes, removed (exactly ``count``: the caller found them)."""
+        chunk = bytes(self._buf[:count])
+        del self._buf[:count]
+        self._scan = 0
+        return chunk
+
     def consume(self, count: int) -> None:
         """Remove the first ``count`` buffered bytes."""
         del self._buf[:count]

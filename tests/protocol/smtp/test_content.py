@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailkeep.protocol.smtp.client import dot_stuff
-from mailkeep.protocol.smtp.events import MessageChunk, MessageComplete
+from mailkeep.protocol.smtp.events import NEED_DATA, MessageChunk, MessageComplete
 from mailkeep.protocol.smtp.grammar import Body
 from mailkeep.protocol.smtp.server import State
 from tests.protocol.smtp.session import Session, codes, config
@@ -109,6 +111,20 @@ def test_message_over_the_size_limit_is_552_after_the_end() -> None:
     spooled = sum(len(e.data) for e in session.events if isinstance(e, MessageChunk))
     assert spooled <= 100 and session.messages == []
     assert session.state is State.READY
+
+
+def test_a_line_trickled_byte_by_byte_costs_linear_time() -> None:
+    # Regression guard: searching the whole buffer again on every byte made a 150 KB line
+    # sent one byte at a time cost ~10^10 byte comparisons (~30 s here); linear is ~1 s.
+    session = in_data()
+    conn = session.conn
+    started = time.process_time()
+    for _ in range(150_000):
+        conn.receive_data(b"a")
+        assert conn.next_event() is NEED_DATA
+    assert time.process_time() - started < 15
+    assert session.feed(b"\r\n.\r\n") == b"250 2.0.0 Message accepted\r\n"
+    assert conn.transaction is None
 
 
 def test_chunks_stream_without_holding_the_message() -> None:

@@ -10,9 +10,10 @@ Implementation notes (invariants; this is the SMTP smuggling defence):
   We refuse rather than normalise: a message with bare line ends was made by broken or
   hostile software, and passing a variant on is what lets a smuggled message through a
   less careful next hop. (docs/decisions/0001-smtp-core.md)
-- Content is processed a region of complete lines at a time with bytes methods (find, count,
-  replace), never byte by byte; an incomplete last line stays buffered. A line longer than
-  ``max_line`` is not buffered whole: the message is doomed and the rest of the line skipped.
+- Content is processed a region of complete lines at a time with bytes methods (find,
+  split, translate, replace), never byte by byte; an incomplete last line stays buffered.
+  A line longer than ``max_line`` is not buffered whole: the message is doomed and the
+  rest of the line skipped.
 - Once doomed, nothing more is emitted; the caller drops what it spooled.
 """
 
@@ -33,6 +34,7 @@ class DataReader:
         "_buffer",
         "_max_line",
         "_max_size",
+        "_searched",
         "_skipping",
         "finished",
         "long_lines",
@@ -45,6 +47,7 @@ class DataReader:
         self._max_size = max_size
         self._max_line = max_line
         self._skipping = False
+        self._searched = 0  # leading buffered bytes already searched in vain
         self.finished = False
         self.size = 0
         self.long_lines = False
@@ -56,57 +59,70 @@ class DataReader:
 
     def read(self) -> bytes:
         """Message bytes ready to spool; b"" when more input is needed or ``finished``."""
+        buffer = self._buffer
         while not self.finished:
-            data = self._buffer.peek()
-            if not data:
+            if not len(buffer):
                 return b""
             if self._skipping:
-                if not self._skip_overlong(data):
+                if not self._skip_overlong():
                     return b""
                 continue
-            if data.startswith(b".\r\n"):  # the mark right at a line start
-                self._buffer.consume(3)
+            if buffer.startswith(b".\r\n"):  # the mark right at a line start
+                buffer.consume(3)
                 self.finished = True
                 return b""
-            end = data.find(END_OF_DATA)
+            # Resume searching where the last search stopped (minus a partial mark), so that
+            # a line trickled in byte by byte costs linear time, not quadratic.
+            end = buffer.find(END_OF_DATA, max(0, self._searched - len(END_OF_DATA)))
             if end >= 0:
-                region, used = data[: end + 2], end + len(END_OF_DATA)
+                region = buffer.take(end + 2)
+                buffer.consume(len(END_OF_DATA) - 2)
                 self.finished = True
             else:
-                last = data.rfind(b"\r\n")
+                last = buffer.rfind(b"\r\n", max(0, self._searched - 1))
                 if last < 0:
-                    if len(data) > self._max_line:
+                    self._searched = len(buffer)
+                    if len(buffer) > self._max_line:
                         self._doom("line too long", replies.DATA_LINE_TOO_LONG)
                         self._skipping = True
                         continue
                     return b""
-                region, used = data[: last + 2], last + 2
-            self._buffer.consume(used)
+                region = buffer.take(last + 2)
+            self._searched = 0
             chunk = self._scan(region)
             if chunk:
                 return chunk
         return b""
 
-    def _skip_overlong(self, data: bytes) -> bool:
+    def _skip_overlong(self) -> bool:
         """Drop the rest of an overlong line; True once its CRLF is gone."""
-        end = data.find(b"\r\n")
+        buffer = self._buffer
+        self._searched = 0
+        end = buffer.find(b"\r\n")
         if end < 0:
-            keep = 1 if data.endswith(b"\r") else 0
-            self._buffer.consume(len(data) - keep)
+            keep = 1 if buffer.endswith(b"\r") else 0
+            buffer.consume(len(buffer) - keep)
             return False
-        self._buffer.consume(end + 2)
+        buffer.consume(end + 2)
         self._skipping = False
         return True
 
     def _scan(self, region: bytes) -> bytes:
-        """Check a region of whole lines and return it dot-unstuffed (b"" once doomed)."""
-        line_ends = region.count(b"\r\n")
-        if region.count(b"\r") != line_ends or region.count(b"\n") != line_ends:
-            self._doom("bare CR or LF in DATA", replies.BARE_NEWLINE)
-        if b"\x00" in region:
-            self._doom("NUL in DATA", replies.NUL_IN_DATA)
+        """Check a region of whole lines and return it dot-unstuffed (b"" once doomed).
+
+        Few passes over the bytes, each in C: split (line count and lengths), translate
+        (CR, LF and NUL counted at once), and a search for dot-stuffed lines.
+        """
+        lines = region.split(b"\r\n")
+        line_ends = len(lines) - 1
+        specials = len(region) - len(region.translate(None, b"\r\n\x00"))
+        if specials != 2 * line_ends:  # something besides CRLF pairs: find out what
+            if region.count(b"\r") != line_ends or region.count(b"\n") != line_ends:
+                self._doom("bare CR or LF in DATA", replies.BARE_NEWLINE)
+            if b"\x00" in region:
+                self._doom("NUL in DATA", replies.NUL_IN_DATA)
         if len(region) > MAX_RFC5322_LINE + 2:
-            longest = max(map(len, region.split(b"\r\n")))
+            longest = max(map(len, lines))
             if longest > MAX_RFC5322_LINE:
                 self.long_lines = True
             if longest + 2 > self._max_line:
@@ -115,9 +131,10 @@ class DataReader:
             return b""
         if region.startswith(b"."):
             region = region[1:]
-        chunk = region.replace(b"\r\n.", b"\r\n")
-        self.size += len(chunk)
+        if b"\r\n." in region:
+            region = region.replace(b"\r\n.", b"\r\n")
+        self.size += len(region)
         if self.size > self._max_size:
             self._doom("message too big", replies.SIZE_EXCEEDED)
             return b""
-        return chunk
+        return region

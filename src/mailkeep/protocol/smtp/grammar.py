@@ -114,6 +114,7 @@ _LABEL = re.compile(
 )
 _HELO_NAME = re.compile(r"^(\[[\x21-\x5a\x5e-\x7e]+\]|[A-Za-z0-9_.\-\u0080-\U0010ffff]+)$")
 _HEX = "0123456789ABCDEF"
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def parse_command(line: bytes) -> Command:
@@ -134,7 +135,7 @@ def parse_command(line: bytes) -> Command:
         verb = Verb(upper)
     except ValueError:
         raise CommandError(replies.UNKNOWN_COMMAND, f"unknown verb {upper}") from None
-    if any(b < 32 or b == 127 for b in rest):
+    if _CONTROL.search(rest):
         raise CommandError(replies.CONTROL_CHARACTERS, f"control character in {upper}")
     try:
         argument = rest.decode("utf-8")

@@ -10,6 +10,7 @@ Every reply the core sends is a named constant here (DESIGN 3.5); the few that c
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -52,14 +53,18 @@ class Reply:
 
     def encode(self, *, with_enhanced: bool = True) -> bytes:
         """The reply on the wire: every line but the last has "-" after the code."""
-        prefix = str(self.code)
-        status = f"{self.enhanced} " if with_enhanced and self.enhanced else ""
-        lines = self.lines
-        out = [
-            f"{prefix}{'-' if i < len(lines) - 1 else ' '}{status}{line}\r\n"
-            for i, line in enumerate(lines)
-        ]
-        return "".join(out).encode("utf-8")
+        return _encode(self, with_enhanced)
+
+
+@functools.lru_cache(maxsize=512)
+def _encode(reply: Reply, with_enhanced: bool) -> bytes:
+    """Replies are values and mostly constants: each is encoded once."""
+    status = f"{reply.enhanced} " if with_enhanced and reply.enhanced else ""
+    lines = reply.lines
+    last = len(lines) - 1
+    return "".join(
+        f"{reply.code}{'-' if i < last else ' '}{status}{line}\r\n" for i, line in enumerate(lines)
+    ).encode("utf-8")
 
 
 # Greeting and session (RFC 5321 4.2, 3.1, 3.8).
