@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -348,3 +350,53 @@ def test_corpus_messages(
     message = (CORPUS / name).read_bytes()
     outcomes = verify(CachingResolver(DnspythonResolver([corpus_dns])), message)
     assert [(o.result, o.domain) for o in outcomes] == expected, [o.reason for o in outcomes]
+
+
+# --- OpenDKIM, a second independent implementation (with Ed25519) ----------------------
+
+OPENDKIM_RUN = r"""
+set -e
+ip link set lo up
+echo "nameserver 127.0.0.1" > "$WORK/resolv.conf"
+mount --bind "$WORK/resolv.conf" /etc/resolv.conf
+"$PYTHON" -m tests.dns.serve_zones "$WORK/zones.json" 53 > "$WORK/server.log" 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+for _ in $(seq 50); do grep -qs ready "$WORK/server.log" && break; sleep 0.1; done
+set +e
+for f in "$WORK"/*.eml; do
+    rc=0
+    opendkim-testmsg < "$f" > "$f.out" 2>&1 || rc=$?
+    echo "${f##*/} $rc"
+done
+"""
+
+
+@pytest.mark.interop
+def test_opendkim_verifies_what_mailkeep_signs(store: KeyStore, tmp_path: Path) -> None:
+    """opendkim-testmsg uses the system resolver, so it runs in a private network namespace
+    whose resolv.conf points at a DNS server serving our key records on 127.0.0.1:53."""
+    require_tool("opendkim-testmsg")
+    unshare = require_tool("unshare")
+    ed_key, rsa_key = store.signing_keys("a.test")
+    (tmp_path / "zones.json").write_text(
+        json.dumps({k.record_name: k.txt_record() for k in store.keys("a.test")})
+    )
+    (tmp_path / "ed25519.eml").write_bytes(sign_message(MESSAGE, [ed_key]) + MESSAGE)
+    (tmp_path / "rsa.eml").write_bytes(sign_message(MESSAGE, [rsa_key]) + MESSAGE)
+    tampered = sign_message(MESSAGE, [ed_key]) + MESSAGE.replace(b"fine", b"bad!")
+    (tmp_path / "tampered.eml").write_bytes(tampered)
+    env = {**os.environ, "WORK": str(tmp_path), "PYTHON": sys.executable}
+    done = subprocess.run(
+        [unshare, "-n", "-m", "bash", "-c", OPENDKIM_RUN],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0 and b"unshare" in done.stderr and not REQUIRE_TOOLS:
+        pytest.skip(f"no private namespaces here: {done.stderr.decode().strip()}")
+    status = dict(line.split() for line in done.stdout.decode().splitlines())
+    assert status == {"ed25519.eml": "0", "rsa.eml": "0", "tampered.eml": "70"}, done.stderr
+    assert b"Bad signature" in (tmp_path / "tampered.eml.out").read_bytes()
