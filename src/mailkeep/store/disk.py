@@ -10,12 +10,12 @@ Implementation notes:
   never wait for the writer). Writes are queued per user and applied by one flush at a time
   per user in the pool, on the user's single write connection.
 - Group commit: a flush takes every write queued for the user, runs each in its own
-  SAVEPOINT (one failing write, e.g. over quota, is rolled back alone), fsyncs the
-  directories of the message files those writes refer to, and COMMITs once (the WAL is
-  fsynced). Only then are the callers' futures resolved and the change feed told, in commit
-  order, on the loop thread. No write is acknowledged before its data is durable.
-- Message files are written and fsynced by the caller's own pool task before its write is
-  queued, so concurrent deliveries fsync their files in parallel and share the commit.
+  SAVEPOINT (one failing write, e.g. over quota, is rolled back alone) and COMMITs once (the
+  WAL is fsynced). Only then are the callers' futures resolved and the change feed told, in
+  commit order, on the loop thread. No write is acknowledged before its data is durable.
+- Message files (and their directory entries) are written and fsynced by the caller's own
+  pool task before its write is queued, so concurrent deliveries fsync in parallel and
+  share the commit; a row never refers to a file that is not durable.
 - Full-text indexing is deferred: delivery queues the decoded text; when a user's write
   queue is empty the flush moves up to ``index_batch`` texts into FTS5. Search reads both.
 """
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from mailkeep.store import index, messages, searchsql, verification
 from mailkeep.store.changes import Change, ChangeFeed
 from mailkeep.store.errors import StoreError, StoreTemporaryError
-from mailkeep.store.extract import extract
+from mailkeep.store.extract import Extracted, extract
 from mailkeep.store.files import MessageFiles, fsync_dir, temporary_error
 from mailkeep.store.migrations import migrate
 from mailkeep.store.models import (
@@ -73,7 +73,6 @@ class _Write:
     """A queued write: ``run(conn)`` returns (result, events, files to delete after commit)."""
 
     run: Callable[[sqlite3.Connection], tuple[Any, list[Change], list[str]]]
-    dirs: list[Path]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
@@ -88,6 +87,7 @@ class _User:
     pending: list[_Write] = field(default_factory=list)
     flushing: bool = False
     closing: bool = False
+    inflight: int = 0  # deliveries parsing/writing files: their writes will come soon
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -202,13 +202,12 @@ class DiskStore:
         self,
         user_id: int,
         run: Callable[[sqlite3.Connection], tuple[T, list[Change], list[str]]],
-        dirs: Sequence[Path] = (),
     ) -> T:
         user = await self._user(user_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with user.lock:
-            user.pending.append(_Write(run, list(dirs), future, loop))
+            user.pending.append(_Write(run, future, loop))
             start = not user.flushing
             user.flushing = True
         if start:
@@ -223,7 +222,7 @@ class DiskStore:
             if batch:
                 self._commit_batch(user, batch)
                 continue
-            if not user.closing and self._index_some(user):
+            if not user.closing and not user.inflight and self._index_some(user):
                 continue
             with user.lock:
                 if not user.pending:
@@ -249,8 +248,6 @@ class DiskStore:
                 else:
                     outcomes.append((True, result, events, files))
                 conn.execute("RELEASE op")
-            for directory in {d for w in batch for d in w.dirs}:
-                fsync_dir(directory)
             conn.execute("COMMIT")
         except (OSError, sqlite3.Error) as exc:
             log.warning("store commit failed user=%s error=%s", user.user_id, exc)
@@ -313,37 +310,45 @@ class DiskStore:
         if not recipients:
             return []
         users = [await self._user(r.user_id) for r in recipients]
-        extracted = await self._in_pool(lambda: extract(raw))
 
-        def write_files() -> list[tuple[str, list[Path]] | StoreError]:
-            placed: list[tuple[str, list[Path]] | StoreError] = []
+        def place() -> tuple[Extracted, list[str | StoreError]]:
+            """Parse once; write the file once and link it for the other users."""
+            extracted = extract(raw)
+            placed: list[str | StoreError] = []
             first: Path | None = None
-            token = ""
+            name = ""
             for user in users:
                 try:
                     if first is None:
-                        token, dirs = user.files.write(raw)
-                        first = user.files.path(token)
+                        name = user.files.write(raw)
+                        first = user.files.path(name)
                     else:
-                        dirs = user.files.adopt(first, token)
-                    placed.append((token, dirs))
+                        user.files.adopt(first, name)
+                    placed.append(name)
                 except StoreError as exc:
                     placed.append(exc)
-            return placed
+            return extracted, placed
 
-        placed = await self._in_pool(write_files)
+        for user in users:
+            user.inflight += 1
+        try:
+            extracted, placed = await self._in_pool(place)
+        finally:
+            for user in users:
+                user.inflight -= 1
 
-        async def one(
-            rcpt: Recipient, spot: tuple[str, list[Path]] | StoreError
-        ) -> AppendResult | StoreError:
-            if isinstance(spot, StoreError):
-                return spot
-            token, dirs = spot
-            mailbox = self._name(rcpt.mailbox)
+        async def one(rcpt: Recipient, name: str | StoreError) -> AppendResult | StoreError:
+            if isinstance(name, StoreError):
+                return name
             prepared = messages.PreparedMessage(
-                token, len(raw), extracted, rcpt.flags, rcpt.keywords, None
+                name, len(raw), extracted, rcpt.flags, rcpt.keywords, None
             )
-            return await self._record(rcpt.user_id, mailbox, [prepared], rcpt.quota, dirs)
+            try:
+                mailbox = self._name(rcpt.mailbox)
+                return await self._record(rcpt.user_id, mailbox, [prepared], rcpt.quota)
+            except StoreError as exc:
+                self._users[rcpt.user_id].files.remove(name)
+                return exc
 
         results = await asyncio.gather(
             *(one(r, s) for r, s in zip(recipients, placed, strict=True)), return_exceptions=True
@@ -352,7 +357,7 @@ class DiskStore:
         for result in results:
             if isinstance(result, StoreError | AppendResult):
                 out.append(result)
-            elif isinstance(result, BaseException):
+            else:
                 raise result
         return out
 
@@ -362,7 +367,6 @@ class DiskStore:
         mailbox: str,
         prepared: list[messages.PreparedMessage],
         quota: Quota,
-        dirs: Sequence[Path],
     ) -> AppendResult:
         user = self._users[user_id]
         now = self._clock()
@@ -372,7 +376,7 @@ class DiskStore:
             return result, events, []
 
         try:
-            return await self._write(user_id, run, dirs)
+            return await self._write(user_id, run)
         except BaseException:
             for p in prepared:  # never referenced: remove the files again
                 user.files.remove(p.token)
@@ -384,31 +388,29 @@ class DiskStore:
         name = self._name(mailbox)
         user = await self._user(user_id)
 
-        def prepare() -> tuple[list[messages.PreparedMessage], list[Path]]:
+        def prepare() -> list[messages.PreparedMessage]:
             prepared: list[messages.PreparedMessage] = []
-            dirs: set[Path] = set()
             try:
                 for m in messages_:
-                    token, new_dirs = user.files.write(m.raw)
-                    dirs.update(new_dirs)
+                    token = user.files.write(m.raw)
+                    ex = extract(m.raw)
                     prepared.append(
                         messages.PreparedMessage(
-                            token,
-                            len(m.raw),
-                            extract(m.raw),
-                            m.flags,
-                            m.keywords,
-                            m.internal_date,
+                            token, len(m.raw), ex, m.flags, m.keywords, m.internal_date
                         )
                     )
             except BaseException:
                 for p in prepared:
                     user.files.remove(p.token)
                 raise
-            return prepared, sorted(dirs)
+            return prepared
 
-        prepared, dirs = await self._in_pool(prepare)
-        return await self._record(user_id, name, prepared, quota, dirs)
+        user.inflight += 1
+        try:
+            prepared = await self._in_pool(prepare)
+        finally:
+            user.inflight -= 1
+        return await self._record(user_id, name, prepared, quota)
 
     # --- mailboxes ------------------------------------------------------------------------
 

@@ -1,13 +1,20 @@
 """Message files: immutable, written once, durable before anything refers to them.
 
-Layout under a user's directory: ``msg/<xx>/<token>`` where ``token`` is 32 random hex
-digits and ``xx`` its first two (256 buckets keep directories small). File names come from
-tokens, never from mailbox names or anything a client sends.
+Layout under a user's directory: ``msg/<YYYYMMDDHH>/<token>``: one directory per hour of
+arrival (UTC) and 32 random hex digits. Messages arriving together share a directory, so
+one directory fsync covers a whole group commit; an hour's mail keeps directories bounded.
+File names come from tokens and the clock, never from anything a client sends. The name a
+database row keeps is the relative "bucket/token".
 
-Writing (RFC-less, POSIX): create ``msg/<xx>/.tmp-<token>`` exclusively, write, fsync the
-file, rename to ``msg/<xx>/<token>``; the directory is fsynced by the group commit before the
-database row that refers to the file is committed. A crash leaves at worst a ``.tmp-`` file
-or an unreferenced file, both invisible to readers and removed by ``verify --repair``.
+Writing: create ``<token>`` exclusively in the bucket, write, fsync the file, fsync the
+directory, all in the writer's own pool thread (concurrent deliveries fsync in parallel and
+the filesystem journal batches them); only then is the database row that publishes the file
+committed. There is no temporary name and rename: the row is the publication step, so a
+partly written file is never visible anyway, and a rename after the fsync would cost one
+more journal commit per message (the directory fsync after the file fsync is nearly free,
+the entry being already committed with the inode). A crash leaves at worst an unreferenced
+file, invisible to readers and removed by ``verify --repair`` (``.tmp-`` files come only
+from copying across filesystems).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,29 +64,33 @@ class MessageFiles:
     def __init__(self, user_dir: Path) -> None:
         self.root = user_dir / "msg"
 
-    def path(self, token: str) -> Path:
-        return self.root / token[:2] / token
+    def path(self, name: str) -> Path:
+        """The file of a stored name ("bucket/token")."""
+        return self.root / name
 
-    def _bucket(self, token: str) -> tuple[Path, list[Path]]:
-        """The bucket directory of ``token``, created if needed; dirs that need an fsync."""
-        bucket = self.root / token[:2]
+    def _bucket(self) -> Path:
+        """The current bucket directory, created (durably) if needed."""
+        bucket = self.root / time.strftime("%Y%m%d%H", time.gmtime())
         if bucket.is_dir():
-            return bucket, [bucket]
-        self.root.mkdir(exist_ok=True)
+            return bucket
+        if not self.root.is_dir():
+            self.root.mkdir(exist_ok=True)
+            fsync_dir(self.root.parent)
         bucket.mkdir(exist_ok=True)
-        return bucket, [bucket, self.root]
+        fsync_dir(self.root)
+        return bucket
 
-    def write(self, raw: bytes) -> tuple[str, list[Path]]:
-        """Write ``raw`` as a new durable file; return its token and the directories to fsync
-        before committing a reference to it. Raises StoreTemporaryError (nothing left)."""
+    def write(self, raw: bytes) -> str:
+        """Write ``raw`` as a new durable file and return its stored name. Raises
+        StoreTemporaryError, leaving nothing behind."""
         token = secrets.token_hex(16)
         try:
-            bucket, dirs = self._bucket(token)
+            bucket = self._bucket()
         except OSError as exc:
             raise temporary_error(exc, "creating message directory") from exc
-        tmp = bucket / (TMP_PREFIX + token)
+        path = bucket / token
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 view = memoryview(raw)
                 while view:
@@ -87,27 +99,33 @@ class MessageFiles:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.rename(tmp, bucket / token)
+            fsync_dir(bucket)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             raise temporary_error(exc, "writing message file") from exc
-        return token, dirs
+        return f"{bucket.name}/{token}"
 
-    def adopt(self, source: Path, token: str) -> list[Path]:
-        """Give this user the file ``source`` under ``token``: a hard link when on the same
-        filesystem, else a durable copy. Returns the directories to fsync."""
+    def adopt(self, source: Path, name: str) -> None:
+        """Give this user the file ``source`` under ``name``, durably: a hard link when on
+        the same filesystem, else a copy."""
+        target = self.root / name
+        bucket = target.parent
         try:
-            bucket, dirs = self._bucket(token)
+            if not bucket.is_dir():
+                self.root.mkdir(exist_ok=True)
+                bucket.mkdir(exist_ok=True)
+                fsync_dir(self.root)
         except OSError as exc:
             raise temporary_error(exc, "creating message directory") from exc
-        target = bucket / token
         try:
             os.link(source, target)
-            return dirs
+            fsync_dir(bucket)
+            return
         except OSError as exc:
+            target.unlink(missing_ok=True)
             if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
                 raise temporary_error(exc, "linking message file") from exc
-        tmp = bucket / (TMP_PREFIX + token)
+        tmp = bucket / (TMP_PREFIX + target.name)
         try:
             shutil.copyfile(source, tmp)
             fd = os.open(tmp, os.O_RDONLY)
@@ -116,10 +134,11 @@ class MessageFiles:
             finally:
                 os.close(fd)
             os.rename(tmp, target)
+            fsync_dir(bucket)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
             raise temporary_error(exc, "copying message file") from exc
-        return dirs
 
     def read(self, token: str, start: int = 0, length: int | None = None) -> bytes:
         """Bytes of a message file from ``start`` (to the end when ``length`` is None)."""
@@ -154,10 +173,10 @@ class MessageFiles:
             pass  # a stray file is harmless; verify --repair removes it
 
     def walk(self) -> Iterator[tuple[str, Path]]:
-        """Every file under msg/ as (name, path), temporary ones included."""
+        """Every file under msg/ as (stored name "bucket/file", path), temporary ones too."""
         if not self.root.is_dir():
             return
         for bucket in sorted(self.root.iterdir()):
             if bucket.is_dir():
                 for entry in sorted(bucket.iterdir()):
-                    yield entry.name, entry
+                    yield f"{bucket.name}/{entry.name}", entry

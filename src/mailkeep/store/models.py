@@ -322,5 +322,5 @@ class StoreLimits:
     max_mailbox_name_bytes: int = 512  # Dovecot's default; room for deep folder trees
     max_mailbox_depth: int = 32  # no client nests deeper; bounds LIST and RENAME work
     max_mailboxes: int = 1000  # per user; bounds LIST output and RENAME fan-out
-    io_threads: int = 8  # parallel fsyncs of concurrent deliveries, and readers
-    index_batch: int = 200  # texts moved into FTS per idle flush (~0.2 s of writer time)
+    io_threads: int = 16  # parallel fsyncs of concurrent deliveries (I/O-bound), and readers
+    index_batch: int = 25  # texts moved into FTS per idle flush (~25 ms of writer time)

@@ -53,10 +53,11 @@ def verify(
             age = now.timestamp() - path.stat().st_mtime
         except FileNotFoundError:
             continue
-        if not name.startswith(TMP_PREFIX) and age < _STRAY_GRACE_SECONDS and not repair:
-            continue
-        problems.append(f"stray file {path.parent.name}/{name}")
-        if repair and (name.startswith(TMP_PREFIX) or age >= _STRAY_GRACE_SECONDS):
+        temporary = path.name.startswith(TMP_PREFIX)
+        if not temporary and age < _STRAY_GRACE_SECONDS and not repair:
+            continue  # may be a delivery in flight
+        problems.append(f"stray file {name}")
+        if repair:
             path.unlink(missing_ok=True)
     orphans = [
         int(r[0])
