@@ -262,22 +262,25 @@ def _unquote(text: str, local: str) -> str:
 
 def _parse_domain(text: str, domain: str) -> str:
     """RFC 5321 4.1.2 Domain (RFC 6531 3.3: or U-labels), returned as lower-case A-labels."""
-    if domain.isascii():
-        if not _DOMAIN_ASCII.fullmatch(domain):
-            raise AddressError(text, "invalid domain")
-        lowered = domain.lower()
-        if len(lowered) > 253:  # RFC 1035 2.3.4, in text form without the root dot
-            raise AddressError(text, "domain longer than 253 characters")
-        if "xn--" in lowered:
-            _check_alabels(text, lowered)
-        return lowered
-    try:
-        encoded = idna.encode(domain, uts46=True).decode("ascii").lower()
-    except (ValueError, IndexError):  # idna's errors are UnicodeErrors, i.e. ValueErrors
-        raise AddressError(text, "invalid internationalised domain") from None
-    if not _DOMAIN_ASCII.fullmatch(encoded) or len(encoded) > 253:
-        raise AddressError(text, "invalid internationalised domain")
-    return encoded
+    if not domain.isascii():
+        labels = []
+        for label in domain.split("."):
+            if label.isascii():
+                labels.append(label)
+                continue
+            try:  # UTS 46 mapping (case, width), then the label as an A-label
+                labels.append(idna.encode(label, uts46=True).decode("ascii"))
+            except (ValueError, IndexError):  # idna's errors are UnicodeErrors
+                raise AddressError(text, "invalid internationalised domain") from None
+        domain = ".".join(labels)
+    if not _DOMAIN_ASCII.fullmatch(domain):
+        raise AddressError(text, "invalid domain")
+    lowered = domain.lower()
+    if len(lowered) > 253:  # RFC 1035 2.3.4, in text form without the root dot
+        raise AddressError(text, "domain longer than 253 characters")
+    if "xn--" in lowered:
+        _check_alabels(text, lowered)
+    return lowered
 
 
 def _check_alabels(text: str, domain: str) -> None:
