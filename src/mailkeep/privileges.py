@@ -56,9 +56,20 @@ def give_to(path: Path, run_as: RunAs | None) -> None:
 
 
 def prepare_data_dir(data_dir: Path, run_as: RunAs | None) -> None:
-    """Create data_dir (mode 0700) if needed; as root, give it to ``run_as``."""
+    """Create data_dir (mode 0700) if needed; as root, give it to ``run_as``.
+
+    Only a data_dir that is new or empty changes owner: pointing data_dir at a directory
+    already in use by something else (say /var/lib) must not hand it over.
+    """
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if run_as is None or data_dir.stat().st_uid == run_as.uid:
+            return
+        if any(data_dir.iterdir()):
+            raise UserError(
+                f"data_dir {data_dir} is not empty and not owned by server.user "
+                f"{run_as.name!r}: chown -R {run_as.name}: {data_dir}, or choose another data_dir"
+            )
         give_to(data_dir, run_as)
     except OSError as exc:
         raise UserError(

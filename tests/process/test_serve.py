@@ -260,3 +260,19 @@ def test_key_only_root_can_read_loads_and_warns_that_reloads_will_fail(start: St
         assert served.stop() == 0
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+@root_only
+def test_a_data_dir_in_use_by_someone_else_is_not_handed_over(start: Start) -> None:
+    base = Path(tempfile.mkdtemp(prefix="mailkeep-priv-"))
+    try:
+        base.chmod(0o755)
+        data = base / "data"
+        data.mkdir()
+        (data / "someone-elses-file").write_text("")
+        config, _ = write_config(base, user="nobody")
+        line = _fails_with_one_line(start, config)
+        assert "is not empty and not owned by server.user 'nobody'" in line
+        assert data.stat().st_uid == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
