@@ -21,7 +21,7 @@ import re
 from mailkeep.errors import LocalProtocolError
 from mailkeep.protocol.imap import mutf7
 from mailkeep.protocol.imap.responses import Code, Continuation, Data, Response, StatusResponse
-from mailkeep.protocol.imap.values import Atom, Joined, Literal, Raw, Stream, Value
+from mailkeep.protocol.imap.values import Atom, Joined, Literal, Mailbox, Raw, Stream, Value
 
 CRLF = b"\r\n"
 # Longer strings go as literals: quoted strings that long are hard to read and some
@@ -105,6 +105,8 @@ def _append_value(out: list[Chunk], value: Value, utf8: bool) -> None:
     elif isinstance(value, Stream):
         _put(out, literal_header(value.size, value.binary))
         out.append(value)
+    elif isinstance(value, Mailbox):
+        _put(out, encode_mailbox(value.name, utf8))
     elif isinstance(value, Raw):
         _put(out, value.data)
     elif isinstance(value, Joined):

@@ -57,6 +57,14 @@ class Joined:
 
 
 @dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox name, encoded for the session: modified UTF-7 in IMAP4rev1, UTF-8 once
+    IMAP4rev2 or UTF8=ACCEPT is enabled (RFC 9051 5.1, RFC 6855 3)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Raw:
     """Already-encoded bytes built by the core itself (a FETCH item name with its section
     spec). Never wrap client- or message-supplied text in Raw."""
@@ -73,6 +81,7 @@ Value = (
     | Literal
     | Stream
     | Joined
+    | Mailbox
     | Raw
     | list["Value"]
     | tuple["Value", ...]
