@@ -21,6 +21,7 @@ Implementation notes (the invariants the rest of mailkeep relies on):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -262,35 +263,42 @@ def _unquote(text: str, local: str) -> str:
 
 def _parse_domain(text: str, domain: str) -> str:
     """RFC 5321 4.1.2 Domain (RFC 6531 3.3: or U-labels), returned as lower-case A-labels."""
-    if not domain.isascii():
+    if not domain.isascii() or "xn--" in domain.lower():
         labels = []
         for label in domain.split("."):
-            if label.isascii():
+            if label.isascii() and not label[:4].lower() == "xn--":
                 labels.append(label)
                 continue
-            try:  # UTS 46 mapping (case, width), then the label as an A-label
-                labels.append(idna.encode(label, uts46=True).decode("ascii"))
-            except (ValueError, IndexError):  # idna's errors are UnicodeErrors
-                raise AddressError(text, "invalid internationalised domain") from None
+            encoded = _idna_label(label)
+            if encoded is None:
+                reason = "invalid A-label in domain" if label.isascii() else None
+                raise AddressError(text, reason or "invalid internationalised domain")
+            labels.append(encoded)
         domain = ".".join(labels)
     if not _DOMAIN_ASCII.fullmatch(domain):
         raise AddressError(text, "invalid domain")
     lowered = domain.lower()
     if len(lowered) > 253:  # RFC 1035 2.3.4, in text form without the root dot
         raise AddressError(text, "domain longer than 253 characters")
-    if "xn--" in lowered:
-        _check_alabels(text, lowered)
     return lowered
 
 
-def _check_alabels(text: str, domain: str) -> None:
-    """Labels starting ``xn--`` must decode (RFC 5890 2.3.2.1) and re-encode to themselves."""
+@functools.lru_cache(maxsize=4096)  # IDNA is slow, and mail comes from few domains
+def _idna_label(label: str) -> str | None:
+    """One label as a lower-case A-label, or None if it is not a valid IDNA label.
+
+    A U-label is mapped (UTS 46: case, width) and encoded; an ``xn--`` label must decode
+    and encode back to itself (RFC 5890 2.3.2.1).
+    """
     try:
-        round_trip = idna.encode(idna.decode(domain), uts46=True).decode("ascii")
-    except (ValueError, IndexError):
-        raise AddressError(text, "invalid A-label in domain") from None
-    if round_trip != domain:
-        raise AddressError(text, "invalid A-label in domain")
+        if label.isascii():
+            lowered = label.lower()
+            if idna.encode(idna.decode(lowered), uts46=True).decode("ascii") != lowered:
+                return None
+            return lowered
+        return idna.encode(label, uts46=True).decode("ascii").lower()
+    except (ValueError, IndexError):  # idna's errors are UnicodeErrors, i.e. ValueErrors
+        return None
 
 
 def _parse_literal(text: str, domain: str) -> str:
