@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 
 import dkim
@@ -25,6 +26,15 @@ MAX_INSTANCES = 50  # RFC 8617 4.2.1: a chain with more than 50 sets is invalid
 _quiet = logging.getLogger("mailkeep.mailauth.dkimpy")
 
 TxtFunc = Callable[..., bytes | None]
+
+_ARC_FIELD = re.compile(
+    rb"^arc-(seal|message-signature|authentication-results)[ \t]*:", re.I | re.M
+)
+
+
+def _has_arc_fields(message: bytes) -> bool:
+    head = re.split(rb"\r?\n\r?\n", message, maxsplit=1)[0]
+    return _ARC_FIELD.search(head) is not None
 
 
 def txt_dnsfunc(lookup: BlockingLookup) -> TxtFunc:
@@ -50,14 +60,14 @@ def _verify_in_thread(message: bytes, lookup: BlockingLookup) -> ARCOutcome:
         reason = f"{reason} (DNS: {lookup.tempfailures[0].reason})"
     if cv == dkim.CV_Pass:
         return ARCOutcome(ARCResult.PASS, instances, reason)
-    if cv == dkim.CV_None:
-        return ARCOutcome(ARCResult.NONE, 0, reason)
+    if cv == dkim.CV_None:  # ARC fields, but no usable instance (e.g. i=0): RFC 8617 5.2
+        return ARCOutcome(ARCResult.FAIL, 0, "ARC fields without a valid instance")
     return ARCOutcome(ARCResult.FAIL, instances, reason)
 
 
 async def verify_arc(resolver: Resolver, message: bytes, *, time_limit: float = 10.0) -> ARCOutcome:
     """Validate the ARC chain of ``message``. Never raises."""
-    if b"arc-seal" not in message[:65536].lower():
+    if not _has_arc_fields(message):
         return ARCOutcome(ARCResult.NONE, 0, "no ARC sets")
     lookup = BlockingLookup(resolver, asyncio.get_running_loop(), timeout=time_limit / 2)
     try:

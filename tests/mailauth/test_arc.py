@@ -1,0 +1,116 @@
+"""ARC (RFC 8617): chains sealed by Perl's Mail::DKIM::ARC::Signer, validated by mailkeep."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from mailkeep.dns.dnspython import DnspythonResolver
+from mailkeep.dns.fake import FakeResolver
+from mailkeep.dns.resolver import CachingResolver, RecordType, Resolver
+from mailkeep.mailauth.arc import verify_arc
+from mailkeep.mailauth.keys import KeyStore
+from mailkeep.mailauth.results import ARCOutcome, ARCResult
+from tests.dns.server import dns_server
+from tests.tools import REQUIRE_TOOLS, require_tool
+
+MESSAGE = (
+    b"Authentication-Results: mx.fwd.test; dkim=pass header.d=a.test;"
+    b" spf=pass smtp.mailfrom=a.test\r\n"
+    b"From: Alice <alice@a.test>\r\nTo: list@fwd.test\r\nSubject: hi\r\n"
+    b"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n\r\nhello\r\n"
+)
+
+PERL_SEAL = r"""
+use strict; use Mail::DKIM::ARC::Signer; use Mail::DKIM::TextWrap;
+my ($domain, $selector, $keyfile, $srvid) = @ARGV;
+my $m = do { local $/; <STDIN> };
+my $arc = Mail::DKIM::ARC::Signer->new(Algorithm => 'rsa-sha256', Domain => $domain,
+    SrvId => $srvid, Selector => $selector, KeyFile => $keyfile, Chain => 'ar');
+$arc->PRINT($m); $arc->CLOSE;
+die "not sealed: " . $arc->result . "\n" unless $arc->result eq 'sealed';
+(my $sets = $arc->as_string) =~ s/\r?\n*\z/\r\n/;
+print $sets, $m;
+"""
+
+
+def validate(resolver: Resolver, message: bytes) -> ARCOutcome:
+    return asyncio.run(verify_arc(resolver, message))
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[bytes, str, KeyStore]]:
+    perl = require_tool("perl")
+    probe = subprocess.run([perl, "-MMail::DKIM::ARC::Signer", "-e", "1"], check=False)
+    if probe.returncode != 0:
+        if REQUIRE_TOOLS:
+            pytest.fail("Perl's Mail::DKIM is not installed (libmail-dkim-perl)")
+        pytest.skip("Perl's Mail::DKIM is not installed")
+    work = tmp_path_factory.mktemp("arc")
+    keys = KeyStore(work)
+    keys.generate("fwd.test", "arc")
+    (rsa_key,) = [k for k in keys.keys("fwd.test") if k.algorithm.value == "rsa"]
+    pem = work / "rsa.pem"
+    pem.write_bytes(rsa_key.signing_key().private_key)
+    os.chmod(pem, 0o600)
+    done = subprocess.run(
+        [perl, "-e", PERL_SEAL, "fwd.test", rsa_key.selector, str(pem), "mx.fwd.test"],
+        input=MESSAGE,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    with dns_server() as (zones, address):
+        zones.add_txt(rsa_key.record_name, rsa_key.txt_record())
+        yield done.stdout, address, keys
+
+
+@pytest.mark.interop
+def test_chain_sealed_by_mail_dkim_passes(sealed: tuple[bytes, str, KeyStore]) -> None:
+    message, address, _ = sealed
+    assert message.startswith(b"ARC-Seal: i=1;")
+    outcome = validate(CachingResolver(DnspythonResolver([address])), message)
+    assert outcome.result is ARCResult.PASS, outcome.reason
+    assert outcome.instances == 1
+
+
+@pytest.mark.interop
+def test_modified_body_breaks_the_chain(sealed: tuple[bytes, str, KeyStore]) -> None:
+    message, address, _ = sealed
+    outcome = validate(CachingResolver(DnspythonResolver([address])), message + b"footer\r\n")
+    assert outcome.result is ARCResult.FAIL
+
+
+@pytest.mark.interop
+def test_missing_key_and_dns_failure_fail(sealed: tuple[bytes, str, KeyStore]) -> None:
+    message, _, _ = sealed
+    assert validate(FakeResolver(), message).result is ARCResult.FAIL
+    down = FakeResolver()
+    down.fail("arc-rsa._domainkey.fwd.test", RecordType.TXT)
+    outcome = validate(down, message)
+    assert outcome.result is ARCResult.FAIL and "DNS" in outcome.reason
+
+
+def test_unsealed_message_is_none() -> None:
+    assert validate(FakeResolver(), MESSAGE) == ARCOutcome(ARCResult.NONE, 0, "no ARC sets")
+    in_body = MESSAGE + b"ARC-Seal: i=1; quoted in the body\r\n"
+    assert validate(FakeResolver(), in_body).result is ARCResult.NONE
+
+
+@pytest.mark.parametrize(
+    "seal",
+    [
+        b"ARC-Seal: i=1; garbage\r\n",
+        b"ARC-Seal: i=0; a=rsa-sha256; cv=none; d=x.test; s=s; b=AAAA\r\n",
+        b"ARC-Seal: i=2; a=rsa-sha256; cv=pass; d=x.test; s=s; b=AAAA\r\n",
+        b"ARC-Seal: i=99999999999999999999; cv=none\r\n",
+    ],
+    ids=["garbage", "instance-zero", "gap", "huge-instance"],
+)
+def test_malformed_seals_fail_without_raising(seal: bytes) -> None:
+    outcome = validate(FakeResolver(), seal + MESSAGE)
+    assert outcome.result is ARCResult.FAIL
