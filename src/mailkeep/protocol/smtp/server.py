@@ -36,27 +36,15 @@ Implementation notes (invariants):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import enum
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from mailkeep.errors import LocalProtocolError
 from mailkeep.protocol.linebuffer import LINE_TOO_LONG, LineBuffer, Overlong
-from mailkeep.protocol.sasl import (
-    Challenge,
-    Failure,
-    NeedCheck,
-    ScramCredentials,
-    ServerMechanism,
-    Step,
-    Success,
-    new_mechanism,
-)
+from mailkeep.protocol.sasl import ScramCredentials, ServerMechanism, new_mechanism
 from mailkeep.protocol.smtp import replies
+from mailkeep.protocol.smtp.auth import AuthExchange, parse_initial_response
 from mailkeep.protocol.smtp.content import DataReader
 from mailkeep.protocol.smtp.errors import CommandError
 from mailkeep.protocol.smtp.events import (
@@ -64,7 +52,6 @@ from mailkeep.protocol.smtp.events import (
     AuthChallenge,
     AuthCheck,
     AuthCompleted,
-    AuthFailed,
     BdatChunkComplete,
     ConnectionClosed,
     DataStarted,
@@ -100,44 +87,8 @@ from mailkeep.protocol.smtp.grammar import (
     parse_reverse_path,
 )
 from mailkeep.protocol.smtp.replies import Reply
+from mailkeep.protocol.smtp.settings import Listener, ServerConfig, ServerLimits
 from mailkeep.protocol.smtp.states import ALLOWED, IN_TRANSACTION, State, misplaced_reply
-
-
-class Listener(enum.Enum):
-    MX = "smtp"
-    SUBMISSION = "submission"
-    SUBMISSIONS = "submissions"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """Per-connection limits; app.py fills them from the [smtp] config section."""
-
-    # RFC 5321 4.5.3.1.4: 512 octets, raised by extensions' parameters (RFC 3461 4: +500 for
-    # ORCPT, +100 ENVID; RFC 4954 5: +500 for AUTH=).
-    max_command_line: int = 2048
-    max_auth_line: int = 12288  # RFC 4954 4: AUTH exchange lines up to 12288 octets
-    # Lines over RFC 5322's 998 octets are accepted and noted; past this the message is refused.
-    max_data_line: int = 1_000_000
-    max_message_size: int = 50 * 1024 * 1024
-    max_recipients: int = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
-    max_errors: int = 20
-    max_commands: int = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """What one listener offers; the adapter makes one per listener (and TLS state)."""
-
-    hostname: str
-    listener: Listener
-    tls_available: bool = False  # a TLS context exists: STARTTLS is offered
-    tls_active: bool = False  # implicit TLS from the first byte (submissions)
-    auth_mechanisms: tuple[str, ...] = ("SCRAM-SHA-256", "PLAIN", "LOGIN")
-    auth_on_mx: bool = False  # AUTH on the MX listener (never by default)
-    reject_early_talkers: bool = True  # MX only: bytes before the greeting → 554, close
-    limits: ServerLimits = field(default_factory=ServerLimits)
-
 
 _POSITIVE: dict[type[ReplyNeeded], frozenset[int]] = {
     Greeting: frozenset({220}),
@@ -190,8 +141,7 @@ class SMTPServerConnection:
         self.esmtp = False
         self.authzid: str | None = None
         self.authcid: str | None = None
-        self._mechanism: ServerMechanism | None = None
-        self._auth_success: Success | None = None
+        self._exchange: AuthExchange | None = None
         self._reset_transaction()
 
     def _reset_transaction(self) -> None:
@@ -226,7 +176,11 @@ class SMTPServerConnection:
         if self._state is State.CONNECTED:
             self._early_talker = True
         if self._state is State.TLS_HANDSHAKE or isinstance(self._pending, StartTLSRequested):
-            self._events.append(PlaintextDiscarded(len(data)))  # RFC 3207 5: never parsed
+            # RFC 3207 5: never parsed. Reported once per batch, so the queue stays bounded.
+            dropped = len(data)
+            if self._events and isinstance(self._events[-1], PlaintextDiscarded):
+                dropped += self._events.pop().size
+            self._events.append(PlaintextDiscarded(dropped))
             return
         self._buffer.feed(data)
 
@@ -279,10 +233,10 @@ class SMTPServerConnection:
     def answer_auth_check(self, verdict: bool | ScramCredentials | None) -> None:
         """Give the verdict an AuthCheck asked for: True/False for a PasswordCheck,
         the stored keys (or None for an unknown user) for a ScramLookup."""
-        if not self._check_pending or self._mechanism is None:
+        if not self._check_pending or self._exchange is None:
             raise LocalProtocolError("no AuthCheck is waiting for an answer")
         self._check_pending = False
-        self._events.append(self._auth_step(self._mechanism.answer(verdict)))
+        self._events.append(self._auth_event(self._exchange.answer(verdict)))
 
     def tls_started(self) -> None:
         """The TLS handshake after STARTTLS succeeded: start over (RFC 3207 4.2)."""
@@ -333,11 +287,10 @@ class SMTPServerConnection:
         elif isinstance(event, AuthChallenge):
             self._state = State.AUTH if ok else State.READY
             if not ok:
-                self._mechanism = None
+                self._exchange = None
         elif isinstance(event, AuthCompleted):
             if ok:
                 self.authzid, self.authcid = event.authzid, event.authcid
-            self._mechanism = None
             self._state = State.READY
         elif isinstance(event, MailFrom) and ok:
             self._reset_transaction()
@@ -586,59 +539,20 @@ class SMTPServerConnection:
         mechanism = self._mechanisms(name) if name in self.config.auth_mechanisms else None
         if mechanism is None:
             raise CommandError(replies.AUTH_UNKNOWN_MECHANISM, f"mechanism {name[:30]!r}")
-        initial = None
-        if len(words) == 2:
-            initial = b"" if words[1] == "=" else _decode_base64(words[1])  # RFC 4954 4
-            if initial is None:
-                raise CommandError(replies.AUTH_BAD_BASE64, "bad initial response")
-        self._mechanism = mechanism
-        return self._auth_step(mechanism.start(initial))
-
-    def _auth_step(self, step: Step) -> Event:
-        mechanism = self._mechanism
-        assert mechanism is not None
-        name = mechanism.name
-        if isinstance(step, Challenge):
-            encoded = base64.b64encode(step.data).decode("ascii")
-            return AuthChallenge(name, replies.auth_challenge(encoded))
-        if isinstance(step, NeedCheck):
-            return AuthCheck(name, step.request)
-        if isinstance(step, Success):
-            if step.final is not None:  # RFC 4954 4: additional data goes in a 334
-                self._auth_success = step
-                encoded = base64.b64encode(step.final).decode("ascii")
-                return AuthChallenge(name, replies.auth_challenge(encoded))
-            return AuthCompleted(name, step.authzid, step.authcid, replies.AUTH_SUCCEEDED)
-        assert isinstance(step, Failure)
-        self._mechanism = None
-        return AuthFailed(name, step.authcid, step.reason, replies.AUTH_FAILED)
+        initial = parse_initial_response(words[1]) if len(words) == 2 else None
+        self._exchange = AuthExchange(mechanism)
+        return self._auth_event(self._exchange.start(initial))
 
     def _auth_response(self, line: bytes | Overlong) -> Event:
-        mechanism = self._mechanism
-        assert mechanism is not None
+        exchange = self._exchange
+        assert exchange is not None
         self._state = State.READY
-        success, self._auth_success = self._auth_success, None
-        if line is LINE_TOO_LONG:
-            self._mechanism = None
-            return AuthFailed(mechanism.name, "", "response too long", replies.AUTH_LINE_TOO_LONG)
-        assert isinstance(line, bytes)
-        if line == b"*":
-            self._mechanism = None
-            return AuthFailed(mechanism.name, "", "cancelled by client", replies.AUTH_CANCELLED)
-        data = _decode_base64(line.decode("latin-1"))
-        if data is None:
-            self._mechanism = None
-            return AuthFailed(mechanism.name, "", "bad base64", replies.AUTH_BAD_BASE64)
-        if success is not None:
-            if data:
-                self._mechanism = None
-                return AuthFailed(
-                    mechanism.name, success.authcid, "data after final", replies.AUTH_FAILED
-                )
-            return AuthCompleted(
-                mechanism.name, success.authzid, success.authcid, replies.AUTH_SUCCEEDED
-            )
-        return self._auth_step(mechanism.respond(data))
+        return self._auth_event(exchange.response(line))
+
+    def _auth_event(self, event: Event) -> Event:
+        if self._exchange is not None and self._exchange.finished:
+            self._exchange = None
+        return event
 
     _handlers: ClassVar[dict[Verb, Callable[[SMTPServerConnection, Command], Event | NeedData]]] = {
         Verb.HELO: _helo,
@@ -661,13 +575,6 @@ class SMTPServerConnection:
 def _no_argument(command: Command) -> None:
     if command.argument:
         raise CommandError(replies.SYNTAX_ERROR, f"{command.verb.value} takes no argument")
-
-
-def _decode_base64(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 __all__ = [
