@@ -178,8 +178,10 @@ class SMTPServerConnection:
         if self._state is State.TLS_HANDSHAKE or isinstance(self._pending, StartTLSRequested):
             # RFC 3207 5: never parsed. Reported once per batch, so the queue stays bounded.
             dropped = len(data)
-            if self._events and isinstance(self._events[-1], PlaintextDiscarded):
-                dropped += self._events.pop().size
+            last = self._events[-1] if self._events else None
+            if isinstance(last, PlaintextDiscarded):
+                dropped += last.size
+                self._events.pop()
             self._events.append(PlaintextDiscarded(dropped))
             return
         self._buffer.feed(data)
