@@ -1,0 +1,182 @@
+"""What only the disk store has: persistence, shared files, temporary errors, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from mailkeep.store import files as files_module
+from mailkeep.store.disk import DiskStore
+from mailkeep.store.errors import StoreTemporaryError
+from mailkeep.store.models import INBOX, Flag, FlagOp, NewMessage, Quota, Recipient, UidSet
+from tests.store.conftest import Clock, message
+
+
+def run(coro_fn, root: Path, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    async def main() -> None:
+        store = DiskStore(root, clock=clock)
+        try:
+            await coro_fn(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def user_files(root: Path, user: int) -> list[Path]:
+    return sorted(p for p in (root / str(user) / "msg").rglob("*") if p.is_file())
+
+
+def test_state_survives_reopen(tmp_path: Path, clock: Clock) -> None:
+    state: dict[str, int] = {}
+
+    async def first(store: DiskStore) -> None:
+        for i in range(3):
+            await store.append(1, INBOX, [NewMessage(message(f"m{i}"))], Quota())
+        inbox = await store.status(1, INBOX)
+        await store.store_flags(1, inbox.id, UidSet.of([3]), FlagOp.ADD, Flag.DELETED)
+        await store.expunge(1, inbox.id)
+        await store.create_mailbox(1, "Kept/Deep")
+        state["uidvalidity"] = inbox.uidvalidity
+        state["modseq"] = (await store.status(1, INBOX)).highestmodseq
+
+    async def second(store: DiskStore) -> None:
+        inbox = await store.status(1, INBOX)
+        assert inbox.uidvalidity == state["uidvalidity"]
+        assert inbox.highestmodseq == state["modseq"] and inbox.uidnext == 4
+        result = await store.append(1, INBOX, [NewMessage(message("m4"))], Quota())
+        assert result.uids == UidSet.of([4])  # UID 3 is never reused
+        assert await store.read_message(1, inbox.id, 1) == message("m0")
+        assert "Kept/Deep" in [b.name for b in await store.list_mailboxes(1)]
+        assert (await store.verify(1)).problems == ()
+
+    run(first, tmp_path, clock)
+    run(second, tmp_path, clock)
+
+
+def test_one_file_hard_linked_for_several_users(tmp_path: Path, clock: Clock) -> None:
+    async def body(store: DiskStore) -> None:
+        await store.deliver([Recipient(1), Recipient(2)], message("to both"))
+
+    run(body, tmp_path, clock)
+    [one], [two] = user_files(tmp_path, 1), user_files(tmp_path, 2)
+    assert os.path.samefile(one, two) and one.stat().st_nlink == 2
+
+
+def test_expunging_the_last_copy_removes_the_file(tmp_path: Path, clock: Clock) -> None:
+    async def body(store: DiskStore) -> None:
+        await store.append(1, INBOX, [NewMessage(message(), flags=Flag.DELETED)], Quota())
+        inbox = (await store.status(1, INBOX)).id
+        await store.copy(1, inbox, UidSet.of([1]), "Archive", Quota())
+        await store.expunge(1, inbox)
+        assert len(user_files(tmp_path, 1)) == 1  # still used by the copy
+        archive = (await store.status(1, "Archive")).id
+        await store.expunge(1, archive)
+        assert user_files(tmp_path, 1) == []
+
+    run(body, tmp_path, clock)
+
+
+def test_disk_full_is_temporary_and_leaves_nothing(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async def body(store: DiskStore) -> None:
+        await store.list_mailboxes(1)
+        monkeypatch.setattr(files_module.os, "write", full)
+        with pytest.raises(StoreTemporaryError, match="ENOSPC"):
+            await store.append(1, INBOX, [NewMessage(message())], Quota())
+        [result] = await store.deliver([Recipient(1)], message())
+        assert isinstance(result, StoreTemporaryError)
+        monkeypatch.setattr(files_module.os, "write", real_write)
+        status = await store.status(1, INBOX)
+        assert status.messages == 0 and status.uidnext == 1
+        assert user_files(tmp_path, 1) == []
+        assert (await store.verify(1)).problems == ()
+        ok = await store.append(1, INBOX, [NewMessage(message())], Quota())
+        assert ok.uids == UidSet.of([1])
+
+    run(body, tmp_path, clock)
+
+
+def test_unwritable_directory_is_a_temporary_error(tmp_path: Path, clock: Clock) -> None:
+    async def body(store: DiskStore) -> None:
+        await store.list_mailboxes(1)
+        msg_dir = tmp_path / "1" / "msg"
+        msg_dir.parent.mkdir(parents=True, exist_ok=True)
+        msg_dir.write_bytes(b"")  # a file where the message directory should be
+        with pytest.raises(StoreTemporaryError):
+            await store.append(1, INBOX, [NewMessage(message())], Quota())
+        msg_dir.unlink()
+        assert (await store.status(1, INBOX)).messages == 0
+
+    run(body, tmp_path, clock)
+
+
+def test_verify_finds_and_repairs_damage(tmp_path: Path, clock: Clock) -> None:
+    async def body(store: DiskStore) -> None:
+        for i in range(3):
+            await store.append(1, INBOX, [NewMessage(message(f"m{i}"))], Quota())
+        inbox = await store.status(1, INBOX)
+        assert (await store.verify(1)).problems == ()
+        victim, *_ = user_files(tmp_path, 1)
+        victim.unlink()
+        (victim.parent / ".tmp-leftover").write_bytes(b"partial")
+        report = await store.verify(1)
+        assert any("missing" in p for p in report.problems)
+        assert any("stray" in p for p in report.problems)
+        assert not report.repaired
+        repaired = await store.verify(1, repair=True)
+        assert repaired.repaired and repaired.messages == 2
+        assert (await store.verify(1)).problems == ()
+        after = await store.status(1, INBOX)
+        assert after.messages == 2 and after.highestmodseq > inbox.highestmodseq
+        gone = await store.vanished(1, inbox.id, inbox.highestmodseq)
+        assert len(gone) == 1
+        assert (await store.quota_usage(1)).messages == 2
+
+    run(body, tmp_path, clock)
+
+
+def test_concurrent_deliveries_share_commits(tmp_path: Path, clock: Clock) -> None:
+    commits: list[int] = []
+
+    async def body(store: DiskStore) -> None:
+        await store.list_mailboxes(1)
+        original = store._commit_batch
+
+        def counting(user, batch):  # type: ignore[no-untyped-def]
+            commits.append(len(batch))
+            original(user, batch)
+
+        store._commit_batch = counting  # type: ignore[method-assign]
+        results = await asyncio.gather(
+            *(store.deliver([Recipient(1)], message(f"m{i}")) for i in range(40))
+        )
+        assert all(not isinstance(r[0], Exception) for r in results)
+        snap = await store.select(1, INBOX)
+        assert list(snap.uids) == list(range(1, 41))
+        assert sum(commits) == 40 and len(commits) < 40  # some commits carried several
+
+    run(body, tmp_path, clock)
+
+
+def test_search_sees_mail_before_and_after_indexing(tmp_path: Path, clock: Clock) -> None:
+    from mailkeep.store import query as q
+
+    async def body(store: DiskStore) -> None:
+        await store.append(1, INBOX, [NewMessage(message("x", "zebra crossing"))], Quota())
+        inbox = (await store.status(1, INBOX)).id
+        found_early = await store.search(1, inbox, q.Body("ZEBRA"))
+        await store.wait_indexed(1)
+        assert found_early == await store.search(1, inbox, q.Body("ebra cro")) == [1]
+
+    run(body, tmp_path, clock)
