@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mailkeep.accounts.database import MIGRATIONS
 from mailkeep.accounts.directory import DATABASE_NAME, Directory
+from mailkeep.accounts.lookup import AccountLookup
 from mailkeep.accounts.models import Outcome, Resolution
 from mailkeep.accounts.passwords import PasswordHasher
 from mailkeep.errors import UserError
@@ -505,3 +506,9 @@ def test_any_alias_graph_resolves_without_error(
                 assert resolution.deliverable == bool(local or resolution.remote)
                 if name in users - disabled:
                     assert resolution.outcome is Outcome.DELIVER
+
+
+def test_directory_is_an_account_lookup() -> None:
+    with Directory(None, hasher=CHEAP) as directory:
+        lookup: AccountLookup = directory  # the assignment is what mypy checks
+        assert lookup.is_local_domain("example.test") is False
