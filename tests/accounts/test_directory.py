@@ -512,3 +512,31 @@ def test_directory_is_an_account_lookup() -> None:
     with Directory(None, hasher=CHEAP) as directory:
         lookup: AccountLookup = directory  # the assignment is what mypy checks
         assert lookup.is_local_domain("example.test") is False
+
+
+def test_a_database_that_refuses_writes_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_NAME
+    Directory(path, hasher=CHEAP).close()
+    with Directory(path, hasher=CHEAP) as directory:
+        # Another program (or a careless admin) made the file read-only for SQLite.
+        directory._db.execute("PRAGMA query_only = ON")
+        with pytest.raises(UserError, match=r"^the accounts database refused the change \("):
+            directory.add_domain("example.test")
+        directory._db.execute("PRAGMA query_only = OFF")
+        assert directory.list_domains() == []
+
+
+def test_a_database_locked_by_another_writer_is_busy(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_NAME
+    with Directory(path, hasher=CHEAP) as directory:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a change
+        try:
+            directory._db.execute("PRAGMA busy_timeout = 50")
+            with pytest.raises(UserError, match=r"^the accounts database is busy, try again"):
+                directory.add_domain("example.test")
+            assert directory.resolve("a@example.test").outcome is Outcome.NOT_LOCAL_DOMAIN
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert directory.add_domain("example.test").name == "example.test"

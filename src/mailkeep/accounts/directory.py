@@ -93,10 +93,15 @@ class Directory:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise UserError(f"the accounts database is busy, try again ({exc})") from None
+            except sqlite3.Error as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise UserError(f"the accounts database is busy, try again ({exc})") from None
+                raise UserError(f"the accounts database refused the change ({exc})") from None
             try:
                 yield self._db
+            except sqlite3.Error as exc:  # e.g. a read-only file or a full disk
+                self._db.execute("ROLLBACK")
+                raise UserError(f"the accounts database refused the change ({exc})") from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
