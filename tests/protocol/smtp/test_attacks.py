@@ -33,6 +33,9 @@ def test_starttls_injection_is_discarded_and_reported() -> None:
     # bytes arriving in plaintext before the handshake completes are dropped too
     assert session.feed(b"RCPT TO:<y@x.example>\r\n") == b""
     assert session.events[-1] == PlaintextDiscarded(len(b"RCPT TO:<y@x.example>\r\n"))
+    for _ in range(1000):  # unread reports merge: memory stays bounded
+        session.conn.receive_data(b"0123456789")
+    assert session.conn.next_event() == PlaintextDiscarded(10_000)
     session.conn.tls_started()
     assert session.state is State.GREETED and session.conn.helo_name is None
     assert not any(isinstance(e, (MailFrom, RcptTo)) for e in session.events)

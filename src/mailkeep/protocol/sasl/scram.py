@@ -5,8 +5,13 @@ the user's stored keys → server-first (r=nonce, s=salt, i=iterations) → clie
 (c=gs2 header, r=nonce, p=proof) → the proof is checked here against StoredKey → server-final
 (v=server signature). The password never reaches the server.
 
-Not done: SASLprep (RFC 4013) of names and passwords (both are used as UTF-8 as given) and
-the -PLUS channel-binding variant (a "p=" flag is refused).
+Passwords are SASLprepared when keys are derived (RFC 5802 2.2); user names arrive prepared
+by the client and are used as sent. Not done: the -PLUS channel-binding variant (a "p="
+flag is refused).
+
+Unknown users get a challenge like known ones, and fail only at the proof. With
+``fake_salt_key`` their salt is derived from the name, so it is the same on every attempt
+and does not tell a prober the user is unknown; without it the salt is random per attempt.
 """
 
 from __future__ import annotations
@@ -28,14 +33,20 @@ from mailkeep.protocol.sasl.exchange import (
     Step,
     Success,
 )
+from mailkeep.protocol.sasl.saslprep import saslprep
 
 MIN_ITERATIONS = 4096  # RFC 7677 4
 FAKE_SALT_SIZE = 16
 
 
 def derive_credentials(password: str, salt: bytes, iterations: int) -> ScramCredentials:
-    """StoredKey and ServerKey for ``password`` (RFC 5802 3), to be kept by the accounts."""
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    """StoredKey and ServerKey for ``password`` (RFC 5802 3), to be kept by the accounts.
+
+    The password is SASLprepared first, as clients do (RFC 5802 2.2); ValueError when it
+    cannot be (prohibited characters).
+    """
+    prepared = saslprep(password).encode("utf-8")
+    salted = hashlib.pbkdf2_hmac("sha256", prepared, salt, iterations)
     client_key = hmac.digest(salted, b"Client Key", "sha256")
     return ScramCredentials(
         salt=salt,
@@ -83,8 +94,11 @@ class ScramSHA256Server:
 
     name = "SCRAM-SHA-256"
 
-    def __init__(self, nonce: Callable[[], str] = _default_nonce) -> None:
+    def __init__(
+        self, nonce: Callable[[], str] = _default_nonce, *, fake_salt_key: bytes | None = None
+    ) -> None:
         self._make_nonce = nonce
+        self._fake_salt_key = fake_salt_key
         self._stage = "start"
         self._gs2_header = ""
         self._client_first_bare = ""
@@ -154,7 +168,11 @@ class ScramSHA256Server:
         if verdict is None:
             # Unknown user: carry on with keys nobody can match, so the answer comes only
             # after the proof, like for a wrong password (RFC 5802 5.1, "i" attribute note).
-            salt = secrets.token_bytes(FAKE_SALT_SIZE)
+            if self._fake_salt_key is not None:
+                name = self._authcid.encode("utf-8")
+                salt = hmac.digest(self._fake_salt_key, name, "sha256")[:FAKE_SALT_SIZE]
+            else:
+                salt = secrets.token_bytes(FAKE_SALT_SIZE)
             verdict = ScramCredentials(salt, MIN_ITERATIONS, secrets.token_bytes(32), b"")
         self._credentials = verdict
         salt_b64 = base64.b64encode(verdict.salt).decode("ascii")
