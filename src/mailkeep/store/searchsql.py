@@ -3,7 +3,9 @@
 The full-text index is an FTS5 table with the trigram tokenizer (case-sensitive, over text
 already casefolded at delivery, see query.fold) and ``detail=none``: a GLOB '*term*' on a
 column is answered from the trigram index and then checked against the stored text by
-SQLite, so it is exact; a term under 3 characters makes SQLite scan, still exact. Texts
+SQLite, so it is exact. A term under 3 characters has no trigram: it is found with instr()
+over the stored text (a scan; SQLite 3.40's trigram GLOB wrongly finds nothing for a short
+term of 3 or more bytes, e.g. two Greek letters). Texts
 not yet moved into the index (delivery queues them, the writer indexes when idle) are
 searched in ``index_queue`` the same way, so a search never misses fresh mail.
 
@@ -61,12 +63,18 @@ def glob_pattern(text: str) -> str:
     return f"*{escaped}*"
 
 
-def _text_match(column: str, pattern: str) -> tuple[str, list[object]]:
-    # ``column`` is "h" or "b", never from input; the pattern is a parameter.
-    fts = f"SELECT rowid FROM fts WHERE {column} GLOB ?"  # noqa: S608
-    queued = f"SELECT content_id FROM index_queue WHERE {column} GLOB ?"  # noqa: S608
-    sql = f"(c.id IN ({fts}) OR c.id IN ({queued}))"
-    return sql, [pattern, pattern]
+MIN_INDEXED_CHARS = 3  # the trigram tokenizer's unit
+
+
+def _text_match(column: str, folded: str) -> tuple[str, list[object]]:
+    """Rows whose ``column`` ("h" or "b", never from input) contains ``folded``."""
+    if len(folded) >= MIN_INDEXED_CHARS:
+        test, value = f"{column} GLOB ?", glob_pattern(folded)
+    else:
+        test, value = f"instr({column}, ?) > 0", folded
+    fts = f"SELECT rowid FROM fts WHERE {test}"  # noqa: S608
+    queued = f"SELECT content_id FROM index_queue WHERE {test}"  # noqa: S608
+    return f"(c.id IN ({fts}) OR c.id IN ({queued}))", [value, value]
 
 
 def compile_criterion(criterion: Criterion, now: datetime) -> tuple[str, list[object], bool]:
@@ -106,23 +114,21 @@ def compile_criterion(criterion: Criterion, now: datetime) -> tuple[str, list[ob
             lname = name.lower()
             if lname in INDEXED_HEADERS and value:
                 return f"instr(c.f_{lname}, ?) > 0", [fold(value)], True
-            sql, params = _text_match("h", glob_pattern(fold(lname + ":")))
+            sql, params = _text_match("h", fold(lname + ":"))
             if value:
-                needle = glob_pattern(fold(value))
-                more, extra = _text_match("h", needle)
+                more, extra = _text_match("h", fold(value))
                 sql, params = f"({sql} AND {more})", params + extra
             return sql, params, False
         case Body(value):
             if not value:
                 return "1", [], True
-            sql, params = _text_match("b", glob_pattern(fold(value)))
+            sql, params = _text_match("b", fold(value))
             return sql, params, True
         case Text(value):
             if not value:
                 return "1", [], True
-            pattern = glob_pattern(fold(value))
-            h_sql, h_params = _text_match("h", pattern)
-            b_sql, b_params = _text_match("b", pattern)
+            h_sql, h_params = _text_match("h", fold(value))
+            b_sql, b_params = _text_match("b", fold(value))
             return f"({h_sql} OR {b_sql})", h_params + b_params, True
         case Not(inner):
             sql, params, exact = compile_criterion(inner, now)
