@@ -211,11 +211,6 @@ class Connection:
         """True once the server has begun to stop: finish the transaction, say goodbye."""
         return self._shutting_down
 
-    @property
-    def at_eof(self) -> bool:
-        """True when the peer has closed its side and everything sent has been read."""
-        return self._protocol.eof and not self._protocol.buffer
-
     async def read(
         self,
         timeout: float,  # noqa: ASYNC109 - every read has a timeout, by design (DESIGN 3.12)
