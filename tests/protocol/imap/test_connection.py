@@ -140,10 +140,25 @@ def test_no_literals_for_commands_not_allowed_now() -> None:
     assert reply.code == r.Code("TOOBIG")
 
 
-def test_unallowed_non_synchronizing_literal_closes() -> None:
+def test_small_literal_of_a_refused_command_is_skipped() -> None:
+    conn = new_conn()  # not authenticated: APPEND is not allowed
+    got = events(conn, b"a APPEND INBOX {10+}\r\n0123\r\n6789 {2+}\r\nxy\r\nb NOOP\r\n")
+    assert [invalid(e) for e in got] == [r.BAD_WRONG_STATE.tagged("a")]
+    conn.send(r.BAD_WRONG_STATE.tagged("a"))
+    assert received(events(conn)[0]).tag == "b"  # in step with the client again
+
+
+def test_refused_command_then_synchronizing_literal() -> None:
     conn = new_conn()
-    got = events(conn, b"a APPEND INBOX {10+}\r\n0123456789\r\n")
-    assert isinstance(got[0], Write) and got[0].data.startswith(b"a BAD")
+    got = events(conn, b"a FROB {3+}\r\nabc {5}\r\n")
+    assert len(got) == 1  # no "+" for the synchronizing literal
+    assert invalid(got[0]) == r.BAD_UNKNOWN_COMMAND.tagged("a")
+
+
+def test_large_literal_of_a_refused_command_closes() -> None:
+    conn = new_conn()
+    got = events(conn, b"a APPEND INBOX {10000+}\r\n")
+    assert isinstance(got[0], Write) and got[0].data.startswith(b"a BAD [TOOBIG]")
     assert got[1] == ConnectionClosed()
 
 

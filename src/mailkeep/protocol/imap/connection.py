@@ -259,6 +259,8 @@ class IMAPServerConnection:
         self._dropping = False  # inside an overlong line
         self._tail = b""
         self._head = b""  # the first octets of an overlong first line (its tag)
+        #: a refused command whose small non-synchronizing literals are being skipped
+        self._refusal: tuple[str | None, StatusResponse] | None = None
 
     def _step(self) -> bool:
         """Frame what the buffer allows; False when more input is needed."""
@@ -327,37 +329,55 @@ class IMAPServerConnection:
         if not self._buf:
             return False
         take = min(self._literal_need, len(self._buf))
-        self._literal += self._buf[:take]
-        del self._buf[:take]
+        if self._refusal is None:
+            self._literal += self._buf[:take]
+        del self._buf[:take]  # a refused command's literal is skipped, never kept
         self._literal_need -= take
         if self._literal_need == 0:
-            self._literals.append(bytes(self._literal))
-            self._literal = bytearray()
+            if self._refusal is None:
+                self._literals.append(bytes(self._literal))
+                self._literal = bytearray()
             self._mode = _Mode.COMMAND
         return True
 
     def _command_line(self, line: bytes) -> None:
-        if not self._lines and not line:
+        if not self._lines and not line and self._refusal is None:
             return  # RFC 9051 has no empty command; tolerate stray CRLFs between commands
         self._size += len(line) + 2
         first = self._lines[0] if self._lines else line
         tag, name = read_tag(first)
         marker = LITERAL_MARKER.search(line)
-        if marker is None:
+        if not self._lines:
             self._lines.append(line)
-            self._complete(tag, name)
+        elif self._refusal is None:
+            self._lines.append(line)
+        if marker is None:
+            refused = self._refusal
+            if refused is not None:
+                self._reset_command()
+                self._emit_invalid(refused[0], refused[1].text, refused[1])
+            else:
+                self._complete(tag, name)
             return
         size = int(marker.group(2))
         nonsync = bool(marker.group(3))
-        refusal = self._refuse_literal(name, size)
+        refusal = self._refusal[1] if self._refusal is not None else None
+        if refusal is None:
+            refusal = self._refuse_literal(name, size)
         if refusal is not None:
-            self._reset_command()
-            if nonsync:
+            if not nonsync:
+                # RFC 9051 7.5: a tagged BAD/NO instead of "+"; the client sends no literal
+                self._reset_command()
+                self._emit_invalid(tag, refusal.text, refusal)
+            elif size > self._literal_limit(name):
+                self._reset_command()
                 self._refuse_nonsync(tag)
             else:
-                self._emit_invalid(tag, refusal.text, refusal)
+                # a small literal of a refused command: skip it, answer at the command's end
+                self._refusal = (tag, refusal)
+                self._literal_need = size
+                self._mode = _Mode.LITERAL if size else _Mode.COMMAND
             return
-        self._lines.append(line)
         self._size += size
         self._literal_need = size
         if size == 0:
@@ -367,19 +387,20 @@ class IMAPServerConnection:
         if not nonsync:
             self._events.append(Write(encoder.encode(r.LITERAL_READY)))
 
+    def _literal_limit(self, name: str | None) -> int:
+        if self.state is State.NOT_AUTHENTICATED:
+            return self.limits.max_literal_before_login
+        if name == "APPEND" and name in ALLOWED[self.state]:
+            return self.limits.max_message
+        return self.limits.max_literal
+
     def _refuse_literal(self, name: str | None, size: int) -> StatusResponse | None:
         """Why a literal of ``size`` octets in command ``name`` is refused, or None."""
         if name is None or name not in COMMAND_NAMES:
             return r.BAD_UNKNOWN_COMMAND
         if name not in ALLOWED[self.state]:
             return r.BAD_WRONG_STATE
-        if self.state is State.NOT_AUTHENTICATED:
-            limit = self.limits.max_literal_before_login
-        elif name == "APPEND":
-            limit = self.limits.max_message
-        else:
-            limit = self.limits.max_literal
-        if size > limit:
+        if size > self._literal_limit(name):
             return r.NO_MESSAGE_TOO_BIG if name == "APPEND" else r.BAD_LITERAL_TOO_BIG
         if self._size + size > self.limits.max_command:
             return r.NO_MESSAGE_TOO_BIG if name == "APPEND" else r.BAD_COMMAND_TOO_BIG
