@@ -118,7 +118,7 @@ async def verify_spf(
     if ascii_domain is None or not ascii_domain:
         return SPFOutcome(SPFResult.NONE, identity, domain, sender, "not a valid domain name")
     loop = asyncio.get_running_loop()
-    lookup = BlockingLookup(resolver, loop, timeout=LOOKUP_TIME_SECONDS)
+    lookup = BlockingLookup(resolver, loop, timeout=min(LOOKUP_TIME_SECONDS, time_limit))
     try:
         async with asyncio.timeout(time_limit + 1):
             result, explanation = await asyncio.to_thread(
