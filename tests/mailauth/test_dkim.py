@@ -317,6 +317,19 @@ def test_mailkeep_verifies_what_mail_dkim_signs(
 # --- real signed messages ------------------------------------------------------------------
 
 
+# RFC 8463 Appendix A.2: the key records of its example message (rfc-8463.eml)
+RFC8463_KEYS = {
+    "brisbane._domainkey.football.example.com": (
+        "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    ),
+    "test._domainkey.football.example.com": (
+        "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qh"
+        "dR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4h"
+        "stT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def corpus_dns() -> Iterator[str]:
     keys = CORPUS / "dkim-dns"
@@ -328,6 +341,8 @@ def corpus_dns() -> Iterator[str]:
         for dat in keys.glob("*.dat"):
             p = base64.b64encode(dat.read_bytes()).decode()
             zones.add_txt(dat.name.removesuffix(".dat"), f"v=DKIM1; k=rsa; p={p}")
+        for name, record in RFC8463_KEYS.items():
+            zones.add_txt(name, record)
         yield address
 
 
@@ -335,6 +350,8 @@ def corpus_dns() -> Iterator[str]:
     ("name", "expected"),
     [
         ("dkim-yahoo-rsa-sha256.eml", [(DKIMResult.PASS, "yahoo.com")]),
+        # RFC 8463's example: an Ed25519 and an RSA signature by the RFC's authors
+        ("rfc-8463.eml", [(DKIMResult.PASS, "football.example.com")] * 2),
         # rsa-sha1: verifiers must not accept it any more (RFC 8301 3.1)
         ("dkim-lingl-rsa-sha1.eml", [(DKIMResult.PERMERROR, "lin.gl")]),
         # the corpus has no key records for these selectors: no key is a permerror
