@@ -129,7 +129,12 @@ def test_verify_finds_and_repairs_damage(tmp_path: Path, clock: Clock) -> None:
         assert (await store.verify(1)).problems == ()
         victim, *_ = user_files(tmp_path, 1)
         victim.unlink()
-        (victim.parent / ".tmp-leftover").write_bytes(b"partial")
+        stray = victim.parent / ".tmp-leftover"
+        stray.write_bytes(b"partial")
+        young = victim.parent / "in-flight"
+        young.write_bytes(b"a delivery not yet committed")
+        old = clock.now.timestamp() - 2 * 3600
+        os.utime(stray, (old, old))
         report = await store.verify(1)
         assert any("missing" in p for p in report.problems)
         assert any("stray" in p for p in report.problems)
@@ -137,6 +142,7 @@ def test_verify_finds_and_repairs_damage(tmp_path: Path, clock: Clock) -> None:
         repaired = await store.verify(1, repair=True)
         assert repaired.repaired and repaired.messages == 2
         assert (await store.verify(1)).problems == ()
+        assert not stray.exists() and young.exists()
         after = await store.status(1, INBOX)
         assert after.messages == 2 and after.highestmodseq > inbox.highestmodseq
         gone = await store.vanished(1, inbox.id, inbox.highestmodseq)

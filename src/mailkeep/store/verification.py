@@ -1,8 +1,9 @@
 """``verify``: check one user's store, and optionally repair it.
 
 Checks: SQLite's own integrity check; every content row's file exists with the recorded
-size; no stray files (unreferenced, or ``.tmp-`` leftovers of an interrupted write); no
-content row without a message; every mailbox's UIDNEXT above its largest UID; the mailbox
+size; no stray files (unreferenced files older than an hour: younger ones may belong to a
+delivery in flight, and a crash leaves such files behind); no content row without a
+message; every mailbox's UIDNEXT above its largest UID; the mailbox
 counters and the user's totals equal to what the rows say.
 
 Repair (inside one write transaction): messages whose file is gone are expunged (recorded
@@ -18,7 +19,7 @@ import sqlite3
 from datetime import datetime
 
 from mailkeep.store import index, messages
-from mailkeep.store.files import TMP_PREFIX, MessageFiles
+from mailkeep.store.files import MessageFiles
 from mailkeep.store.models import VerifyReport
 
 _STRAY_GRACE_SECONDS = 3600  # a stray file younger than this may be a delivery in flight
@@ -53,9 +54,8 @@ def verify(
             age = now.timestamp() - path.stat().st_mtime
         except FileNotFoundError:
             continue
-        temporary = path.name.startswith(TMP_PREFIX)
-        if not temporary and age < _STRAY_GRACE_SECONDS and not repair:
-            continue  # may be a delivery in flight
+        if age < _STRAY_GRACE_SECONDS:
+            continue  # may belong to a delivery in flight: written, not yet committed
         problems.append(f"stray file {name}")
         if repair:
             path.unlink(missing_ok=True)
