@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailkeep.protocol.linebuffer import LineBuffer
 from mailkeep.protocol.smtp.client import dot_stuff
+from mailkeep.protocol.smtp.content import DataReader
 from mailkeep.protocol.smtp.events import NEED_DATA, MessageChunk, MessageComplete
 from mailkeep.protocol.smtp.grammar import Body
 from mailkeep.protocol.smtp.server import State
@@ -119,12 +121,72 @@ def test_a_line_trickled_byte_by_byte_costs_linear_time() -> None:
     session = in_data()
     conn = session.conn
     started = time.process_time()
+    streamed = 0
     for _ in range(150_000):
         conn.receive_data(b"a")
-        assert conn.next_event() is NEED_DATA
+        while (event := conn.next_event()) is not NEED_DATA:
+            assert isinstance(event, MessageChunk)
+            streamed += len(event.data)
     assert time.process_time() - started < 15
+    assert 150_000 - 64 * 1024 <= streamed < 150_000  # passed on, not held
     assert session.feed(b"\r\n.\r\n") == b"250 2.0.0 Message accepted\r\n"
-    assert conn.transaction is None
+    complete = next(e for e in session.events if isinstance(e, MessageComplete))
+    assert complete.size == 150_002 and complete.long_lines
+
+
+def test_memory_per_connection_is_bounded_by_the_streaming_threshold() -> None:
+    session = in_data()
+    for _ in range(40):
+        session.feed(b"." + b"q" * 9_999)  # a 400 KB line that starts with a stuffed dot
+        assert len(session.conn._buffer) <= 64 * 1024
+    assert session.feed(b"\r\n.\r\n") == b"250 2.0.0 Message accepted\r\n"
+    assert session.messages[0].startswith(b"q" * 9_999 + b".")
+    assert len(session.messages[0]) == 400_000 - 1 + 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.booleans(), st.integers(min_value=0, max_value=40)), max_size=10),
+    cuts=st.lists(st.integers(min_value=0, max_value=500), max_size=8),
+    stream_after=st.integers(min_value=2, max_value=30),
+)
+def test_streaming_partial_lines_keeps_dots_and_line_starts_right(
+    lines: list[tuple[bool, int]], cuts: list[int], stream_after: int
+) -> None:
+    content = b"".join((b"." if dot else b"") + b"w" * n + b"\r\n" for dot, n in lines)
+    wire = dot_stuff(content) + b"TAIL"
+    buffer = LineBuffer(100)
+    reader = DataReader(buffer, max_size=10**6, max_line=10**6, stream_after=stream_after)
+    out = bytearray()
+    start = 0
+    for cut in [*sorted(c for c in cuts if c < len(wire)), len(wire)]:
+        buffer.feed(wire[start:cut])
+        start = cut
+        while chunk := reader.read():
+            out += chunk
+    assert reader.finished and reader.problem is None
+    assert bytes(out) == content and buffer.peek() == b"TAIL"
+
+
+def test_end_mark_is_only_recognised_at_a_line_start_after_streaming() -> None:
+    buffer = LineBuffer(100)
+    reader = DataReader(buffer, max_size=10**6, max_line=10**6, stream_after=4)
+    buffer.feed(b"abcdef")
+    assert reader.read() == b"abcdef"
+    buffer.feed(b".\r\n.\r\n")  # "abcdef." ends the line; then the real end mark
+    assert reader.read() == b".\r\n"
+    assert reader.finished
+
+
+def test_bare_lf_in_a_streamed_partial_line_dooms_the_message() -> None:
+    buffer = LineBuffer(100)
+    reader = DataReader(buffer, max_size=10**6, max_line=10**6, stream_after=4)
+    buffer.feed(b"ab\n.\nMAIL FROM:<x@y>")
+    assert reader.read() == b""
+    buffer.feed(b"\r\n.\r\n")
+    reader.read()
+    assert reader.finished and reader.problem is not None
+    assert reader.problem[0] == "bare CR or LF in DATA"
 
 
 def test_chunks_stream_without_holding_the_message() -> None:
@@ -206,3 +268,39 @@ def test_eof_in_the_middle_of_data_or_bdat_closes() -> None:
     session.feed(b"BDAT 10\r\nabc")
     session.feed(b"")
     assert session.state is State.CLOSED
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    wire=st.lists(st.sampled_from([b"a", b".", b"\r", b"\n", b"\r\n", b"\x00"]), max_size=40).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=6),
+    stream_after=st.integers(min_value=3, max_value=12),
+)
+def test_data_ends_exactly_where_a_line_based_reference_says(
+    wire: bytes, cuts: list[int], stream_after: int
+) -> None:
+    wire += b"\r\n.\r\nAFTER"
+    lines = wire.split(b"\r\n")
+    k = next(i for i, line in enumerate(lines[:-1]) if line == b".")
+    raw = b"".join(line + b"\r\n" for line in lines[:k])
+    rest = b"\r\n".join(lines[k + 1 :])
+    buffer = LineBuffer(100)
+    reader = DataReader(buffer, max_size=10**6, max_line=10**6, stream_after=stream_after)
+    out = bytearray()
+    start = 0
+    for cut in [*sorted(c for c in cuts if c < len(wire)), len(wire)]:
+        buffer.feed(wire[start:cut])
+        start = cut
+        while chunk := reader.read():
+            out += chunk
+    assert reader.finished and buffer.peek() == rest
+    body = b"".join(line + b"\r\n" for line in raw.split(b"\r\n")[:-1])
+    bad = any(c in line for line in body.split(b"\r\n") for c in (b"\r", b"\n", b"\x00"))
+    assert (reader.problem is not None) == bad
+    if not bad:
+        unstuffed = b"".join(
+            (line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines[:k]
+        )
+        assert bytes(out) == unstuffed
