@@ -350,6 +350,31 @@ class DNS(Section):
     )
 
 
+class Store(Section):
+    """The mail store under data_dir/mail. The names match store.models.StoreLimits."""
+
+    # Dovecot's default; long enough for deep folder trees, bounded for LIST and logs.
+    max_mailbox_name_bytes: int = Field(
+        512, ge=64, le=4096, description="The longest mailbox name, in UTF-8 octets."
+    )
+    # No client nests deeper; bounds LIST work and how far a RENAME fans out.
+    max_mailbox_depth: int = Field(
+        32, ge=2, le=256, description="The most levels a mailbox name may have."
+    )
+    # Per user; bounds LIST output and the work of one RENAME (0: unlimited).
+    max_mailboxes: int = Field(
+        1000, ge=0, description="The most mailboxes one user may have (0: unlimited)."
+    )
+    # fsync is I/O-bound: concurrent deliveries fsync their files in parallel.
+    io_threads: int = Field(
+        16, ge=2, le=256, description="Threads for the store's file and database work."
+    )
+    # The writer indexes this many texts per step when idle (about 1 ms each).
+    index_batch: int = Field(
+        25, ge=1, le=10_000, description="Messages added to the search index per idle step."
+    )
+
+
 class Config(Section):
     """The whole mailkeep.toml."""
 
@@ -372,3 +397,4 @@ class Config(Section):
     dns: DNS = Field(default_factory=DNS, description="DNS resolution.")
     smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
     imap: IMAP = Field(default_factory=IMAP, description="IMAP server limits.")
+    store: Store = Field(default_factory=Store, description="The mail store.")
