@@ -16,7 +16,7 @@ from mailkeep.protocol.smtp.events import (
     RcptTo,
     Vrfy,
 )
-from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
+from mailkeep.protocol.smtp.grammar import Body, Notify, Ret, Verb
 from mailkeep.protocol.smtp.server import Listener, SMTPServerConnection, State
 from tests.protocol.smtp.session import HOST, Session, codes, config
 
@@ -290,6 +290,15 @@ def test_pipelined_group_is_answered_in_order_in_one_batch() -> None:
     )
     assert codes(out) == ["250", "250", "250", "354", "250", "250", "250", "250", "221"]
     assert session.messages == [b"hello\r\n", b"abc"]
+
+
+def test_improper_pipelining_is_recorded_not_refused() -> None:
+    session = ready()
+    session.say("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>")
+    assert session.conn.improper_pipelining is None  # MAIL and RCPT may be grouped
+    out = session.feed(b"DATA\r\nSubject: eager\r\n\r\nx\r\n.\r\n")
+    assert codes(out) == ["354", "250"]
+    assert session.conn.improper_pipelining is Verb.DATA
 
 
 def test_reply_needed_before_next_event() -> None:

@@ -88,25 +88,15 @@ from mailkeep.protocol.smtp.grammar import (
 )
 from mailkeep.protocol.smtp.replies import Reply
 from mailkeep.protocol.smtp.settings import Listener, ServerConfig, ServerLimits
-from mailkeep.protocol.smtp.states import ALLOWED, IN_TRANSACTION, State, misplaced_reply
+from mailkeep.protocol.smtp.states import (
+    ALLOWED,
+    GROUP_ENDS,
+    IN_TRANSACTION,
+    POSITIVE_REPLIES,
+    State,
+    misplaced_reply,
+)
 
-_POSITIVE: dict[type[ReplyNeeded], frozenset[int]] = {
-    Greeting: frozenset({220}),
-    Ehlo: frozenset({250}),
-    StartTLSRequested: frozenset({220}),
-    AuthChallenge: frozenset({334}),
-    AuthCompleted: frozenset({235}),
-    MailFrom: frozenset({250}),
-    RcptTo: frozenset({250, 251}),
-    DataStarted: frozenset({354}),
-    BdatChunkComplete: frozenset({250}),
-    MessageComplete: frozenset({250}),
-    Reset: frozenset({250}),
-    Noop: frozenset({250}),
-    Vrfy: frozenset({250, 251, 252}),
-    Help: frozenset({211, 214}),
-    Quit: frozenset({221}),
-}
 _BASE_MAIL_PARAMS = frozenset({"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "REQUIRETLS"})
 _RCPT_PARAMS = frozenset({"NOTIFY", "ORCPT"})
 
@@ -134,6 +124,9 @@ class SMTPServerConnection:
         self.tls_active = config.tls_active
         self.errors = 0
         self.commands = 0
+        # The first command after which the client sent more without waiting for our reply,
+        # though it must (RFC 2920 3.1, RFC 3207 4, RFC 4954 4): a bot signature, for policy.
+        self.improper_pipelining: Verb | None = None
         self._reset_session()
 
     def _reset_session(self) -> None:
@@ -219,7 +212,7 @@ class SMTPServerConnection:
         event = self._pending
         if event is None:
             raise LocalProtocolError("no event is waiting for a reply")
-        positive = _POSITIVE.get(type(event), frozenset())
+        positive = POSITIVE_REPLIES.get(type(event), frozenset())
         if reply.code < 400 and reply.code not in positive:
             raise LocalProtocolError(f"{reply.code} does not answer {type(event).__name__}")
         self._pending = None
@@ -336,6 +329,12 @@ class SMTPServerConnection:
             command = parse_command(line)
             if len(line) + 2 > self.limits.max_command_line and command.verb is not Verb.AUTH:
                 raise CommandError(replies.LINE_TOO_LONG, "command line too long")
+            if (
+                command.verb in GROUP_ENDS
+                and len(self._buffer)
+                and self.improper_pipelining is None
+            ):
+                self.improper_pipelining = command.verb
             if command.verb not in ALLOWED[self._state]:
                 misplaced = misplaced_reply(self._state, command.verb)
                 if command.verb is Verb.BDAT:

@@ -9,6 +9,24 @@ from __future__ import annotations
 import enum
 
 from mailkeep.protocol.smtp import replies
+from mailkeep.protocol.smtp.events import (
+    AuthChallenge,
+    AuthCompleted,
+    BdatChunkComplete,
+    DataStarted,
+    Ehlo,
+    Greeting,
+    Help,
+    MailFrom,
+    MessageComplete,
+    Noop,
+    Quit,
+    RcptTo,
+    ReplyNeeded,
+    Reset,
+    StartTLSRequested,
+    Vrfy,
+)
 from mailkeep.protocol.smtp.grammar import Verb
 from mailkeep.protocol.smtp.replies import Reply
 
@@ -58,3 +76,38 @@ def misplaced_reply(state: State, verb: Verb) -> Reply:
     if state is State.GREETED:
         return replies.NEED_EHLO
     return _MISPLACED.get((state, verb), replies.BAD_SEQUENCE)
+
+
+# The positive codes that may answer each event (a 4xx/5xx may answer any of them).
+POSITIVE_REPLIES: dict[type[ReplyNeeded], frozenset[int]] = {
+    Greeting: frozenset({220}),
+    Ehlo: frozenset({250}),
+    StartTLSRequested: frozenset({220}),
+    AuthChallenge: frozenset({334}),
+    AuthCompleted: frozenset({235}),
+    MailFrom: frozenset({250}),
+    RcptTo: frozenset({250, 251}),
+    DataStarted: frozenset({354}),
+    BdatChunkComplete: frozenset({250}),
+    MessageComplete: frozenset({250}),
+    Reset: frozenset({250}),
+    Noop: frozenset({250}),
+    Vrfy: frozenset({250, 251, 252}),
+    Help: frozenset({211, 214}),
+    Quit: frozenset({221}),
+}
+
+# Commands that must end a pipelined group (RFC 2920 3.1; STARTTLS RFC 3207 4; AUTH RFC 4954 4).
+GROUP_ENDS = frozenset(
+    {
+        Verb.EHLO,
+        Verb.HELO,
+        Verb.DATA,
+        Verb.VRFY,
+        Verb.EXPN,
+        Verb.NOOP,
+        Verb.QUIT,
+        Verb.STARTTLS,
+        Verb.AUTH,
+    }
+)
