@@ -49,8 +49,11 @@ def codec_for(charset: str | None) -> str | None:
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
-    """Decode body or header bytes in ``charset``; UTF-8 or Latin-1 when it is unknown."""
+    """Decode body or header bytes in ``charset``; UTF-8 or Latin-1 when it is unknown (or
+    US-ASCII, since that label hides 8-bit text so often)."""
     codec = codec_for(charset)
+    if codec == "ascii":
+        codec = None  # 8-bit text labelled us-ascii is common; read it as UTF-8 or Latin-1
     if codec is not None:
         try:
             return data.decode(codec, errors="replace")

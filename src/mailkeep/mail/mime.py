@@ -35,7 +35,7 @@ from mailkeep.mail.params import FieldValue, Params, parse_field
 from mailkeep.mail.sortfields import SearchFields, build_search_fields
 
 # Recursion bound whatever the caller asks: each level costs a few Python frames.
-_HARD_MAX_DEPTH = 200
+_HARD_MAX_DEPTH = 128
 # Header values kept for ENVELOPE and search are cut at this size: RFC 5322 2.1.1 limits a
 # line to 998 octets, and a long To/References list stays far below it; a larger value is
 # an attack on memory (the whole message stays available for BODY[HEADER] anyway).
@@ -276,11 +276,10 @@ class _Scanner:
         encoding = _encoding(headers.get(b"content-transfer-encoding"))
         children: tuple[Part, ...] = ()
         message: EmbeddedMessage | None = None
-        boundary = params.get("boundary") if ctype == "multipart" else None
+        boundary = _boundary(params) if ctype == "multipart" else None
         deep = depth >= self.max_depth or self.parts >= self.max_parts
         if boundary is not None and not deep:
-            marker = boundary.encode("utf-8", errors="replace")
-            children, hit = self.multipart(body_start, depth, marker, subtype)
+            children, hit = self.multipart(body_start, depth, boundary, subtype)
             if not children:
                 children = (_empty_part(body_start),)
         elif (ctype, subtype) in _MESSAGE_TYPES and encoding in _IDENTITY_ENCODINGS and not deep:
@@ -324,6 +323,14 @@ def _empty_part(at: int) -> Part:
     return Part(at, at, at, 0, "text", "plain", _US_ASCII)
 
 
+def _boundary(params: Params) -> bytes | None:
+    """The boundary as written: matched byte for byte, so never charset-decoded."""
+    for name, value in params.raw:
+        if name.lower() == b"boundary":
+            return value or None
+    return None
+
+
 def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, str, Params]:
     """RFC 2045 5.2: a missing or invalid Content-Type means the default (text/plain)."""
     if value is not None:
@@ -332,7 +339,7 @@ def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, s
         if match is not None:
             ctype = match.group(1).decode("latin-1")
             subtype = match.group(2).decode("latin-1")
-            if ctype != "multipart" or field.params.get("boundary"):
+            if ctype != "multipart" or _boundary(field.params):
                 return ctype, subtype, field.params
     if default == ("text", "plain"):
         return "text", "plain", _US_ASCII

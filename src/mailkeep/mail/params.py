@@ -20,6 +20,7 @@ from mailkeep.mail.charset import decode_header_value, decode_text, header_text
 _TOKEN = re.compile(rb"[^\x00-\x20()<>@,;:\\\"/\[\]?=\x7f]+")
 _WSP = re.compile(rb"(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*", re.DOTALL)
 _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"?', re.DOTALL)
+_TRAILING_COMMENT = re.compile(rb"[ \t\r\n]*\((?:[^()\\]|\\.)*\)[ \t\r\n]*$", re.DOTALL)
 _QUOTED_PAIR = re.compile(rb"\\(.)", re.DOTALL)
 _SECTION = re.compile(r"^(.*?)\*(\d{1,3})?(\*?)$")  # RFC 2231 3: name*N and name*N*
 
@@ -60,8 +61,10 @@ def _read_value(data: bytes, pos: int) -> tuple[bytes, int]:
         return _QUOTED_PAIR.sub(rb"\1", match.group(1)), match.end()
     end = data.find(b";", pos)
     end = len(data) if end < 0 else end
-    # Lenient (as every mailer is): an unquoted value runs to the ";" (e.g. name=a b.txt).
-    return data[pos:end].strip(b" \t\r\n"), end
+    # Lenient (as every mailer is): an unquoted value runs to the ";" (e.g. name=a b.txt),
+    # less a trailing comment (charset=us-ascii (Plain text)).
+    value = _TRAILING_COMMENT.sub(b"", data[pos:end])
+    return value.strip(b" \t\r\n"), end
 
 
 def parse_field(data: bytes) -> FieldValue:

@@ -17,49 +17,80 @@ from mailkeep.mail.envelope import EnvelopeAddress, parse_address_list
 from mailkeep.mail.headers import HeaderMap
 
 _WSP_RUN = re.compile(r"[ \t\r\n]+")
-# RFC 5256 5: subj-trailer = "(fwd)" / WSP
-_TRAILER = re.compile(r"(?:\(fwd\)|[ \t])$", re.IGNORECASE)
+_NON_WSP = re.compile(r"[^ \t]")
 # RFC 5256 5: BLOBCHAR = %x01-5a / %x5c / %x5e-7f; subj-blob = "[" *BLOBCHAR "]" *WSP
 _BLOB = r"\[[\x01-\x5a\x5c\x5e-\x7f]*\][ \t]*"
 # subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
 # subj-leader = (*subj-blob subj-refwd) / WSP
-_LEADER = re.compile(rf"(?:(?:{_BLOB})*(?:re|fwd?)[ \t]*(?:{_BLOB})?:|[ \t])", re.IGNORECASE)
+_REFWD = re.compile(rf"(?:re|fwd?)[ \t]*(?:{_BLOB})?:", re.IGNORECASE)
 _BLOB_PREFIX = re.compile(_BLOB)
 _FWD_HDR = "[fwd:"  # RFC 5256 5: subj-fwd-hdr
 _MSG_ID = re.compile(r"<[^<>]*>")
 
 
+def _leader_end(text: str, start: int, end: int) -> int:
+    """End of the subj-leader at ``start`` (step 3), or ``start`` when there is none."""
+    if text[start] in " \t":
+        return start + 1
+    pos = start
+    while (blob := _BLOB_PREFIX.match(text, pos, end)) is not None:
+        pos = blob.end()
+    refwd = _REFWD.match(text, pos, end)
+    return start if refwd is None else refwd.end()
+
+
 def base_subject(subject: str) -> str:
-    """The base subject of RFC 5256 2.1 (the decoded subject is the input)."""
+    """The base subject of RFC 5256 2.1 (the decoded subject is the input).
+
+    Works on a [start, end) window of the text so that thousands of "Re: ", "[blob] " or
+    "(fwd)" cost linear time, not one copy or rescan of the subject each.
+    """
     # (1) tabs and continuations become a space; runs of spaces one space.
     text = _WSP_RUN.sub(" ", subject)
+    start, end = 0, len(text)
     while True:
         # (2) remove trailing "(fwd)" and white space, repeatedly.
-        while True:
-            stripped = _TRAILER.sub("", text)
-            if stripped == text:
+        while end > start:
+            if text[end - 1] in " \t":
+                end -= 1
+            elif text[max(start, end - 5) : end].lower() == "(fwd)":
+                end -= 5
+            else:
                 break
-            text = stripped
-        # (5) repeat (3) and (4) until neither removes anything.
+        # (5) repeat (3) and (4) until neither removes anything. When (3) fails after a run
+        # of blobs, it fails again after (4) removes the first of them: remember where.
+        no_leader_before = -1
         while True:
-            before = text
+            before = start
             # (3) remove subj-leader prefixes.
-            while True:
-                match = _LEADER.match(text)
-                if match is None or match.end() == 0:
+            while start < end and start > no_leader_before:
+                leader = _leader_end(text, start, end)
+                if leader == start:
+                    no_leader_before = _blob_run_end(text, start, end)
                     break
-                text = text[match.end() :]
+                start = leader
             # (4) remove a leading subj-blob when something non-empty remains.
-            match = _BLOB_PREFIX.match(text)
-            if match is not None and text[match.end() :].strip(" \t"):
-                text = text[match.end() :]
-            if text == before:
+            blob = _BLOB_PREFIX.match(text, start, end)
+            if blob is not None and _NON_WSP.search(text, blob.end(), end):
+                start = blob.end()
+            if start == before:
                 break
         # (6) "[fwd:" ... "]" wraps the whole subject: unwrap and start again at (2).
-        if text[: len(_FWD_HDR)].lower() == _FWD_HDR and text.endswith("]"):
-            text = text[len(_FWD_HDR) : -1]
+        if (
+            end - start > len(_FWD_HDR)
+            and text[start : start + len(_FWD_HDR)].lower() == _FWD_HDR
+            and text[end - 1] == "]"
+        ):
+            start += len(_FWD_HDR)
+            end -= 1
             continue
-        return text
+        return text[start:end]
+
+
+def _blob_run_end(text: str, pos: int, end: int) -> int:
+    while (blob := _BLOB_PREFIX.match(text, pos, end)) is not None:
+        pos = blob.end()
+    return pos
 
 
 @dataclass(frozen=True, slots=True)
