@@ -334,3 +334,32 @@ def test_info_with_8bit_headers_round_trips() -> None:
 def test_from_bytes_rejects_foreign_data(data: bytes) -> None:
     with pytest.raises(ValueError):
         MessageInfo.from_bytes(data)
+
+
+def test_sizes_and_line_counts_as_imap_reports_them() -> None:
+    raw = crlf(
+        "From: a@example.org\n"
+        'Content-Type: multipart/mixed; boundary="x y"\n'
+        "\n"
+        "--x y\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        "Look below.\n"
+        "\n"
+        "--x y\n"
+        "Content-Type: message/rfc822\n"
+        "\n"
+        "Subject: inner\n"
+        "\n"
+        "text\n"
+        "\n"
+        "--x y--\n"
+    )
+    info = parse_message(raw)
+    text, wrapper = info.body.children
+    assert (text.size, text.lines) == (13, 1)  # "Look below.\r\n"
+    assert (wrapper.size, wrapper.lines) == (24, 3)  # "Subject: inner\r\n\r\ntext\r\n"
+    assert wrapper.message is not None
+    inner = wrapper.message.body
+    assert (inner.size, inner.lines) == (6, 1)  # "text\r\n"
+    assert raw[inner.header_start : inner.body_start] == b"Subject: inner\r\n\r\n"
