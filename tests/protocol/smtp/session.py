@@ -48,6 +48,7 @@ def config(
         listener,
         tls_available=tls_available,
         tls_active=tls_active,
+        auth_mechanisms=("SCRAM-SHA-256", "PLAIN", "LOGIN"),
         limits=ServerLimits(**limits),
     )
 

@@ -14,6 +14,7 @@ Driving it (the adapter in net/):
         AuthCheck          -> verify, then conn.answer_auth_check(verdict)
         StartTLSRequested  -> write(conn.send(event.reply)); handshake; conn.tls_started()
         ConnectionClosed   -> close; also once conn.state is State.CLOSED after a send
+        a timeout, shutdown -> write(conn.abort(replies.TIMEOUT or SHUTTING_DOWN)); close
         MessageChunk       -> spool event.data
 
 Replies to pipelined commands may be buffered and flushed when NEED_DATA comes back
@@ -224,6 +225,16 @@ class SMTPServerConnection:
         if reply.closes or self._close_after_reply:
             self._state = State.CLOSED
         return data
+
+    def abort(self, reply: Reply) -> bytes:
+        """End the session on the adapter's initiative (a timeout, shutdown): return the
+        bytes of ``reply`` (normally a 421, e.g. replies.TIMEOUT) to write before closing.
+        Whatever event was waiting for an answer is dropped."""
+        self._pending = None
+        self._check_pending = False
+        self._events.clear()
+        self._state = State.CLOSED
+        return reply.encode(with_enhanced=self.esmtp)
 
     def answer_auth_check(self, verdict: bool | ScramCredentials | None) -> None:
         """Give the verdict an AuthCheck asked for: True/False for a PasswordCheck,

@@ -41,7 +41,8 @@ class ServerConfig:
     listener: Listener
     tls_available: bool = False  # a TLS context exists: STARTTLS is offered
     tls_active: bool = False  # implicit TLS from the first byte (submissions)
-    auth_mechanisms: tuple[str, ...] = ("SCRAM-SHA-256", "PLAIN", "LOGIN")
+    # Offer SCRAM-SHA-256 only once the accounts can answer ScramLookup with stored keys.
+    auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
     auth_on_mx: bool = False  # AUTH on the MX listener (never by default)
     reject_early_talkers: bool = True  # MX only: bytes before the greeting → 554, close
     limits: ServerLimits = field(default_factory=ServerLimits)
