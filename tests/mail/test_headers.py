@@ -106,3 +106,11 @@ def test_select_header_fields_not_keeps_nameless_lines() -> None:
     header = b"A: 1\r\njunk\r\nB: 2\r\n\r\n"
     assert select_header_fields(header, ["a"], exclude=True) == b"junk\r\nB: 2\r\n\r\n"
     assert select_header_fields(header, ["junk"]) == b"\r\n"
+
+
+def test_names_from_clients_never_raise() -> None:
+    header = "X-Ü: 8-bit name\r\nA: 1\r\n\r\n".encode()
+    assert get_header(header, "x-ü") is None  # only ASCII letters fold case
+    assert get_header(header, "X-Ü") == b"8-bit name"
+    assert get_header(header, "\udcff") is None
+    assert select_header_fields(header, ["X-Ü", "(", "a*"]) == "X-Ü: 8-bit name\r\n\r\n".encode()

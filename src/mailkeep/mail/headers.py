@@ -23,7 +23,7 @@ _MAX_LINE = 998
 _FOLD = re.compile(rb"\r\n|\n|\r")
 # A line ending followed by another: the blank line. Atomic, so CRLF is never CR + LF.
 _BLANK = re.compile(rb"(?>\r\n|\n|\r)(?=\r\n|\n|\r)")
-_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e\x80-\xff]+)[ \t]*:")  # ftext, and 8-bit junk
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +150,17 @@ def _header_limit(data: bytes) -> int:
     return len(data) if blank is None else blank.end()
 
 
+def _name_bytes(name: bytes | str) -> bytes:
+    """A field name as bytes; a name from a client may hold anything (it then matches only
+    the same octets), so this never raises."""
+    if isinstance(name, bytes):
+        return name
+    return name.encode("utf-8", errors="surrogateescape")
+
+
 def get_all_headers(header: bytes, name: bytes | str) -> list[bytes]:
     """Every value of field ``name``, unfolded and stripped, in order of appearance."""
-    key = name.encode("ascii") if isinstance(name, str) else name
+    key = _name_bytes(name)
     limit = _header_limit(header)
     values = []
     for match in _pattern_for(key).finditer(header, 0, limit):
@@ -162,7 +170,7 @@ def get_all_headers(header: bytes, name: bytes | str) -> list[bytes]:
 
 def get_header(header: bytes, name: bytes | str) -> bytes | None:
     """The first value of field ``name`` unfolded and stripped, or None when absent."""
-    key = name.encode("ascii") if isinstance(name, str) else name
+    key = _name_bytes(name)
     match = _pattern_for(key).search(header, 0, _header_limit(header))
     if match is None:
         return None
@@ -188,7 +196,7 @@ def select_header_fields(
     IMAP BODY[HEADER.FIELDS (...)] / HEADER.FIELDS.NOT (RFC 3501 6.4.5): each field keeps its
     folding and line ending, in message order; the result ends with the blank line.
     """
-    wanted = {(n.encode("ascii") if isinstance(n, str) else n).lower() for n in names}
+    wanted = {_name_bytes(n).lower() for n in names}
     out = []
     for field in iter_fields(header):
         chunk = header[field.start : field.end]
