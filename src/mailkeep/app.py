@@ -13,16 +13,21 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from mailkeep.accounts.directory import DATABASE_NAME, Directory
+from mailkeep.accounts.throttle import LoginThrottle, ThrottleSettings
 from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager, files_from_config, utc_now
 from mailkeep.config.schema import Config
 from mailkeep.log import setup_logging
-from mailkeep.net.connection import ConnectionHandler, Timeouts
+from mailkeep.net.connection import Connection, ConnectionHandler, Timeouts
 from mailkeep.net.listeners import Listeners, ListenerSpec
-from mailkeep.net.placeholder import imap_not_available, pop3_not_available, smtp_not_available
+from mailkeep.net.placeholder import imap_not_available, smtp_not_available
+from mailkeep.net.pop3_server import POP3Limits, POP3Server
 from mailkeep.privileges import (
     RunAs,
     check_writable,
@@ -31,6 +36,7 @@ from mailkeep.privileges import (
     prepare_data_dir,
     run_as_user,
 )
+from mailkeep.store.disk import DiskStore
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +62,55 @@ LISTENER_KINDS: Mapping[str, ListenerKind] = {
 }
 
 
-def protocol_handlers(config: Config) -> dict[str, ConnectionHandler]:
+def store_root(config: Config) -> Path:
+    """Where the mail store keeps every user's mail."""
+    return config.data_dir / "mail"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The state and policies the protocol servers share."""
+
+    directory: Directory
+    store: DiskStore
+    throttle: LoginThrottle
+
+    async def close(self) -> None:
+        await self.store.close()
+        self.directory.close()
+
+
+def build_services(config: Config) -> Services:
+    """Open the accounts directory and the mail store (after privileges are dropped, so
+    every file they create belongs to server.user)."""
+    directory = Directory(
+        config.data_dir / DATABASE_NAME,
+        subaddress_separator=config.accounts.subaddress_separator,
+        max_alias_depth=config.accounts.alias_max_depth,
+    )
+    throttle = LoginThrottle(ThrottleSettings(**config.logins.model_dump()), time.monotonic)
+    return Services(directory, DiskStore(store_root(config)), throttle)
+
+
+def protocol_handlers(config: Config, services: Services) -> dict[str, ConnectionHandler]:
     """The protocol server for each protocol. Plug a real one in by replacing its line."""
+    pop3 = config.pop3
     return {
         "smtp": smtp_not_available(config.hostname),
         "submission": smtp_not_available(config.hostname),
         "imap": imap_not_available(config.hostname),
-        "pop3": pop3_not_available(config.hostname),
+        "pop3": POP3Server(
+            hostname=config.hostname,
+            directory=services.directory,
+            store=services.store,
+            throttle=services.throttle,
+            limits=POP3Limits(
+                idle_timeout=pop3.idle_timeout_seconds,
+                max_errors=pop3.max_errors,
+                max_line=pop3.max_line_octets,
+                max_connections_per_ip=pop3.max_connections_per_ip,
+            ),
+        ),
     }
 
 
@@ -78,10 +126,22 @@ def listener_specs(config: Config, handlers: Mapping[str, ConnectionHandler]) ->
                     address=address,
                     implicit_tls=kind.implicit_tls,
                     tls_profile=kind.tls_profile,
-                    handler=handlers[kind.protocol],
+                    handler=_Dispatch(handlers, kind.protocol),
                 )
             )
     return specs
+
+
+class _Dispatch:
+    """The listener's handler: looks the protocol server up per connection, so sockets can
+    be bound (as root) before the servers exist (after privileges are dropped)."""
+
+    def __init__(self, handlers: Mapping[str, ConnectionHandler], protocol: str) -> None:
+        self._handlers = handlers
+        self._protocol = protocol
+
+    async def __call__(self, conn: Connection) -> None:
+        await self._handlers[self._protocol](conn)
 
 
 def build_certificates(config: Config, run_as: RunAs | None) -> CertificateManager:
@@ -152,11 +212,16 @@ class MailServer:
 
 async def _run(config: Config, run_as: RunAs | None) -> None:
     certificates = build_certificates(config, run_as)
-    server = MailServer(config, certificates, protocol_handlers(config))
+    for path in config.data_dir.glob(DATABASE_NAME + "*"):
+        give_to(path, run_as)  # made by the CLI, perhaps as root
+    handlers: dict[str, ConnectionHandler] = {}
+    server = MailServer(config, certificates, handlers)
     await server.bind()
     try:
         drop_privileges(run_as)
         check_writable(config.data_dir)
+        services = build_services(config)
+        handlers.update(protocol_handlers(config, services))
         _warn_if_unreadable(certificates)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -165,7 +230,10 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
     except BaseException:
         server.listeners.close_sockets()
         raise
-    await server.serve()
+    try:
+        await server.serve()
+    finally:
+        await services.close()
     log.info("stopped")
 
 

@@ -36,10 +36,12 @@ class StartTLSRequested:
 
 @dataclass(frozen=True, slots=True)
 class RetrieveRequested:
-    """RETR or TOP: after writing the +OK line already queued, stream the message bytes
-    through a ``DotStuffer`` (``top_lines`` None = whole message; else the header and that
-    many body lines), then continue with ``next_event()``."""
+    """RETR or TOP: once the message is known to be readable, write ``status``, then stream
+    the message bytes through a ``DotStuffer(top_lines)`` (None = the whole message; else the
+    header and that many body lines); if it has gone meanwhile (expunged by an IMAP session),
+    write ``responses.MESSAGE_GONE`` instead. Then continue with ``next_event()``."""
 
+    status: bytes
     number: int
     uid: int
     size: int

@@ -32,7 +32,10 @@ TLS_REQUIRED = Response(
 LOGIN_FAILED = Response(False, "authentication failed", "AUTH")  # RFC 3206 4
 ACCOUNT_IN_USE = Response(False, "this mailbox is open in another POP3 session", "IN-USE")
 LOGIN_TEMPFAIL = Response(False, "temporary problem, try again later", "SYS/TEMP")
-LOGIN_DELAYED = Response(False, "too many failed logins, try again later", "LOGIN-DELAY")
+LOGIN_LOCKED = Response(False, "too many failed logins, try again later", "SYS/TEMP")
+TOO_MANY_CONNECTIONS = Response(False, "too many connections from your address", "SYS/TEMP")
+IDLE_TIMEOUT = Response(False, "autologout: idle for too long")
+SHUTTING_DOWN = Response(False, "server shutting down, try again shortly", "SYS/TEMP")
 APOP_UNSUPPORTED = Response(False, "APOP is not supported: use USER/PASS or AUTH PLAIN over TLS")
 AUTH_CANCELLED = Response(False, "authentication cancelled")
 AUTH_BAD_MECHANISM = Response(False, "unsupported SASL mechanism (supported: PLAIN)")
@@ -44,6 +47,7 @@ STLS_UNAVAILABLE = Response(False, "STLS is not available here")
 
 # Transaction state
 NO_SUCH_MESSAGE = Response(False, "no such message")
+MESSAGE_GONE = Response(False, "message was removed by another session", "SYS/TEMP")
 MESSAGE_DELETED = Response(False, "message is deleted")
 MESSAGE_MARKED = Response(True, "message marked for deletion")
 RESET_DONE = Response(True, "deletion marks removed")

@@ -353,8 +353,8 @@ class POP3ServerConnection:
         number = self._message(arg)
         if number is not None:
             entry = self._maildrop[number - 1]
-            self._write(r.ok(f"{entry.size} octets"))
-            self._events.append(RetrieveRequested(number, entry.uid, entry.size, None))
+            status = r.ok(f"{entry.size} octets").encode()
+            self._events.append(RetrieveRequested(status, number, entry.uid, entry.size, None))
 
     def _cmd_top(self, arg: str) -> None:
         msg, _, lines = arg.partition(" ")
@@ -364,8 +364,10 @@ class POP3ServerConnection:
         number = self._message(msg)
         if number is not None:
             entry = self._maildrop[number - 1]
-            self._write(r.ok("top of message follows"))
-            self._events.append(RetrieveRequested(number, entry.uid, entry.size, int(lines)))
+            status = r.ok("top of message follows").encode()
+            self._events.append(
+                RetrieveRequested(status, number, entry.uid, entry.size, int(lines))
+            )
 
     def _cmd_dele(self, arg: str) -> None:
         number = self._message(arg)

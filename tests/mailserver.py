@@ -1,0 +1,97 @@
+"""A real ``mailkeep serve`` with a domain, users and (optionally) mail, for protocol tests.
+
+Users are made with the real CLI; mail placed before start-up goes through the real store
+(``DiskStore``) on the same data_dir, which is closed before the server opens it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailkeep.accounts.directory import DATABASE_NAME, Directory
+from mailkeep.app import store_root
+from mailkeep.certs.selfsigned import CERT_NAME
+from mailkeep.config.load import load_config
+from mailkeep.store.disk import DiskStore
+from mailkeep.store.models import Recipient
+from tests.process.server import MAILKEEP, Served, write_config
+
+DOMAIN = "example.test"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class MailServer:
+    """What a test needs to talk to the server."""
+
+    root: Path
+    config: Path
+    ports: dict[str, int]
+    users: list[str] = field(default_factory=list)
+    served: Served | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def ca_file(self) -> Path:
+        """The self-signed certificate (its own CA) clients must trust."""
+        return self.data_dir / "tls" / CERT_NAME
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MAILKEEP), "-c", str(self.config), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+
+    def add_user(self, address: str, password: str = PASSWORD) -> None:
+        self.cli("user", "add", address, "--password-stdin", stdin=password + "\n")
+        self.users.append(address)
+
+    def user_id(self, address: str) -> int:
+        with Directory(self.data_dir / DATABASE_NAME) as directory:
+            return directory.get_user(address).id
+
+    def deliver_offline(self, address: str, messages: Iterable[bytes]) -> None:
+        """Put messages in the user's INBOX through the store, with the server stopped."""
+        assert self.served is None or self.served.proc.poll() is not None
+        user_id = self.user_id(address)
+        cfg = load_config(self.config)
+
+        async def run() -> None:
+            store = DiskStore(store_root(cfg))
+            try:
+                for raw in messages:
+                    [result] = await store.deliver([Recipient(user_id)], raw)
+                    assert not isinstance(result, Exception), result
+            finally:
+                await store.close()
+
+        asyncio.run(run())
+
+    def start(self) -> Served:
+        self.served = Served(self.config).ready()
+        return self.served
+
+    def stop(self) -> None:
+        if self.served is not None:
+            self.served.stop()
+            self.served.close()
+
+
+def make_server(root: Path, extra: str = "") -> MailServer:
+    """A configured (not yet started) server with the domain example.test."""
+    settings = "[logins]\nfailure_delay_seconds = 0\n" + extra
+    config, ports = write_config(root, extra=settings)
+    server = MailServer(root, config, ports)
+    server.cli("domain", "add", DOMAIN)
+    return server
