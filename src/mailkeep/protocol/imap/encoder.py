@@ -28,6 +28,8 @@ CRLF = b"\r\n"
 # clients cap them.
 MAX_QUOTED = 1024
 _QUOTED_SAFE_ASCII = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
+# ASCII that needs no escaping inside quotes (the common case, checked first)
+_QUOTED_PLAIN = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x21\x23-\x5b\x5d-\x7f]*")
 _ASTRING_ATOM = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|}~]+")
 _TEXT_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -57,7 +59,9 @@ def encode_string(value: str | bytes, utf8: bool = False) -> bytes:
     """A string as a quoted string or, when it cannot be one, a literal."""
     data = value.encode("utf-8") if isinstance(value, str) else value
     if _quotable(data, utf8):
-        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+        if b"\\" in data or b'"' in data:
+            data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        return b'"' + data + b'"'
     return literal_header(len(data)) + data
 
 
@@ -86,87 +90,134 @@ def clean_text(text: str, utf8: bool) -> bytes:
     return text.encode("ascii", "replace")
 
 
-def _append_value(out: list[Chunk], value: Value, utf8: bool) -> None:
-    """Append the encoding of ``value``; bytes go in ``out[-1]`` when it is bytes."""
-    if value is None:
-        _put(out, b"NIL")
-    elif isinstance(value, bool):
-        raise LocalProtocolError("a bool is not an IMAP value")
-    elif isinstance(value, int):
-        if value < 0:
-            raise LocalProtocolError(f"negative number {value}")
-        _put(out, b"%d" % value)
-    elif isinstance(value, str | bytes):
-        _put(out, encode_string(value, utf8))
-    elif isinstance(value, Atom):
-        _put(out, value.text.encode("ascii"))
-    elif isinstance(value, Literal):
-        _put(out, literal_header(len(value.data), value.binary) + value.data)
-    elif isinstance(value, Stream):
-        _put(out, literal_header(value.size, value.binary))
-        out.append(value)
-    elif isinstance(value, Mailbox):
-        _put(out, encode_mailbox(value.name, utf8))
-    elif isinstance(value, Raw):
-        _put(out, value.data)
-    elif isinstance(value, Joined):
-        for item in value.items:
-            _append_value(out, item, utf8)
-    elif isinstance(value, list | tuple):
-        _put(out, b"(")
-        for i, item in enumerate(value):
-            if i:
-                _put(out, b" ")
-            _append_value(out, item, utf8)
-        _put(out, b")")
-    else:  # pragma: no cover - the Value union is closed
-        raise LocalProtocolError(f"cannot encode {type(value).__name__}")
+class _Writer:
+    """Accumulates output in one bytearray; a Stream closes the current chunk."""
 
+    __slots__ = ("buf", "chunks", "utf8")
 
-def _put(out: list[Chunk], data: bytes) -> None:
-    if out and isinstance(out[-1], bytes):
-        out[-1] += data
-    else:
-        out.append(data)
+    def __init__(self, utf8: bool) -> None:
+        self.buf = bytearray()
+        self.chunks: list[Chunk] = []
+        self.utf8 = utf8
 
+    def stream(self, value: Stream) -> None:
+        self.buf += literal_header(value.size, value.binary)
+        self.chunks.append(bytes(self.buf))
+        self.buf.clear()
+        self.chunks.append(value)
 
-def _code(out: list[Chunk], code: Code, utf8: bool) -> None:
-    if not _ASTRING_ATOM.fullmatch(code.name.encode("ascii", "replace")) or "]" in code.name:
-        raise LocalProtocolError(f"bad response code name {code.name!r}")
-    _put(out, b"[" + code.name.encode("ascii"))
-    for arg in code.args:
-        _put(out, b" ")
-        _append_value(out, arg, utf8)
-    _put(out, b"] ")
+    def finish(self) -> list[Chunk]:
+        if self.buf or not self.chunks:
+            self.chunks.append(bytes(self.buf))
+        return self.chunks
+
+    def value(self, value: Value) -> None:
+        buf = self.buf
+        kind = type(value)
+        if kind is list or kind is tuple:
+            buf += b"("
+            first = True
+            for item in value:  # type: ignore[union-attr]
+                if not first:
+                    buf += b" "
+                first = False
+                self.value(item)
+            buf += b")"
+        elif kind is bytes:
+            data: bytes = value  # type: ignore[assignment]
+            if len(data) <= MAX_QUOTED and _QUOTED_PLAIN.fullmatch(data):
+                buf += b'"'
+                buf += data
+                buf += b'"'
+            else:
+                buf += encode_string(data, self.utf8)
+        elif value is None:
+            buf += b"NIL"
+        elif kind is Atom:
+            buf += value.text.encode("ascii")  # type: ignore[union-attr]
+        elif kind is int:
+            number: int = value  # type: ignore[assignment]
+            if number < 0:
+                raise LocalProtocolError(f"negative number {number}")
+            buf += b"%d" % number
+        elif kind is str:
+            buf += encode_string(value, self.utf8)  # type: ignore[arg-type]
+        else:
+            self._other(value)
+
+    def _other(self, value: Value) -> None:
+        buf = self.buf
+        if isinstance(value, bool):
+            raise LocalProtocolError("a bool is not an IMAP value")
+        if isinstance(value, int):  # an int subclass (IntEnum...)
+            self.value(int(value))
+        elif isinstance(value, list | tuple):
+            self.value(list(value))
+        elif isinstance(value, Mailbox):
+            buf += encode_mailbox(value.name, self.utf8)
+        elif isinstance(value, Literal):
+            buf += literal_header(len(value.data), value.binary)
+            buf += value.data
+        elif isinstance(value, Stream):
+            self.stream(value)
+        elif isinstance(value, Raw):
+            buf += value.data
+        elif isinstance(value, Joined):
+            for item in value.items:
+                self.value(item)
+        elif isinstance(value, bytes | str):
+            self.buf += encode_string(value, self.utf8)
+        else:
+            raise LocalProtocolError(f"cannot encode {type(value).__name__}")
+
+    def code(self, code: Code) -> None:
+        if not _ASTRING_ATOM.fullmatch(code.name.encode("ascii", "replace")) or "]" in code.name:
+            raise LocalProtocolError(f"bad response code name {code.name!r}")
+        self.buf += b"[" + code.name.encode("ascii")
+        for arg in code.args:
+            self.buf += b" "
+            self.value(arg)
+        self.buf += b"] "
 
 
 def encode_chunks(response: Response, utf8: bool = False) -> list[Chunk]:
     """The response as bytes pieces and ``Stream`` placeholders, in order."""
-    out: list[Chunk] = []
+    out = _Writer(utf8)
     if isinstance(response, StatusResponse):
         tag = response.tag
         if tag is None:
             tag = "*"
         elif not _ASTRING_ATOM.fullmatch(tag.encode("ascii", "replace")) or "+" in tag:
             raise LocalProtocolError(f"bad tag {tag!r}")
-        _put(out, f"{tag} {response.status.value} ".encode("ascii"))
+        out.buf += f"{tag} {response.status.value} ".encode("ascii")
         if response.code is not None:
-            _code(out, response.code, utf8)
-        _put(out, clean_text(response.text, utf8))
+            out.code(response.code)
+        out.buf += clean_text(response.text, utf8)
     elif isinstance(response, Data):
-        _put(out, b"*")
+        out.buf += b"*"
         for value in response.values:
-            _put(out, b" ")
-            _append_value(out, value, utf8)
+            out.buf += b" "
+            out.value(value)
     elif isinstance(response, Continuation):
         if response.data is not None:
-            _put(out, b"+ " + base64.b64encode(response.data))
+            out.buf += b"+ " + base64.b64encode(response.data)
         else:
-            _put(out, b"+ " + clean_text(response.text, utf8))
+            out.buf += b"+ " + clean_text(response.text, utf8)
     else:  # pragma: no cover
         raise LocalProtocolError(f"not a response: {response!r}")
-    _put(out, CRLF)
-    return out
+    out.buf += CRLF
+    return out.finish()
+
+
+def encode_value(value: Value, utf8: bool = False) -> bytes:
+    """One data value as bytes, e.g. to cache a message's ENVELOPE or BODYSTRUCTURE and send
+    it later as ``Raw`` (an 8-bit string is a literal unless ``utf8``: cache per mode)."""
+    out = _Writer(utf8)
+    out.value(value)
+    chunks = out.finish()
+    if len(chunks) != 1 or not isinstance(chunks[0], bytes):
+        raise LocalProtocolError("a Stream cannot be encoded as one value")
+    return chunks[0]
 
 
 def encode(response: Response, utf8: bool = False) -> bytes:

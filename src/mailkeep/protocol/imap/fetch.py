@@ -116,7 +116,16 @@ MACROS: dict[str, tuple[FetchItem, ...]] = {
         FetchAttr.BODY,
     ),
 }
-_SIMPLE = {a.value: a for a in FetchAttr if a is not FetchAttr.BODY}
+_SIMPLE: dict[str, FetchItem] = {a.value: a for a in FetchAttr}
+# name before "[" → (binary, peek)
+_BODY_FORMS = {
+    "BODY": (False, False),
+    "BODY.PEEK": (False, True),
+    "BINARY": (True, False),
+    "BINARY.PEEK": (True, True),
+}
+# A fetch item's name, and whether a section ("[") follows.
+_ITEM_NAME = re.compile(rb"([A-Za-z0-9.]+)(\[?)")
 _LEGACY = {
     "RFC822": FetchBody(legacy="RFC822"),
     "RFC822.HEADER": FetchBody(Section(text=SectionText.HEADER), peek=True, legacy="RFC822.HEADER"),
@@ -144,41 +153,43 @@ def parse_fetch_items(reader: Reader) -> tuple[FetchItem, ...]:
 
 def parse_fetch_item(reader: Reader) -> FetchItem:
     r = reader
-    for prefix, binary, peek in (
-        (b"BODY.PEEK[", False, True),
-        (b"BODY[", False, False),
-        (b"BINARY.PEEK[", True, True),
-        (b"BINARY[", True, False),
-    ):
-        if r.try_keyword(prefix):
+    m = r.match(_ITEM_NAME)
+    if m is None:
+        raise CommandSyntaxError("expected a fetch item")
+    name = m.group(1).upper().decode("ascii")
+    if m.group(2):  # a section follows
+        if name in _BODY_FORMS:
+            binary, peek = _BODY_FORMS[name]
             section = _binary_section(r) if binary else _section(r)
             return FetchBody(section, peek, _partial(r), binary)
-    if r.try_keyword(b"BINARY.SIZE["):
-        return FetchBinarySize(_binary_section(r).part)
-    if r.try_keyword(b"PREVIEW"):
-        if r.peek() == b" " and r.rest_of_line()[1:2] == b"(":
-            # RFC 8970 3.1: PREVIEW (LAZY); a following fetch item never starts with "("
-            r.sp()
-            r.char(b"(")
-            modifiers = [r.keyword("a preview modifier")]
-            while r.try_sp():
-                modifiers.append(r.keyword("a preview modifier"))
-            r.char(b")")
-            unknown = set(modifiers) - {"LAZY"}
-            if unknown:
-                raise CommandSyntaxError(f"unknown PREVIEW modifier {sorted(unknown)[0]}")
-            return FetchPreview(lazy=True)
-        return FetchPreview()
-    name = r.keyword("a fetch item")
-    if name == "BODY":
-        return FetchAttr.BODY
+        if name == "BINARY.SIZE":
+            return FetchBinarySize(_binary_section(r).part)
+        raise CommandSyntaxError(f"unknown fetch item {name}[")
     if name in _SIMPLE:
         return _SIMPLE[name]
     if name in _LEGACY:
         return _LEGACY[name]
+    if name == "PREVIEW":
+        return _preview(r)
     if name in MACROS:
         raise CommandSyntaxError(f"{name} is a macro and cannot be in a list")
     raise CommandSyntaxError(f"unknown fetch item {name}")
+
+
+def _preview(r: Reader) -> FetchPreview:
+    if r.peek() == b" " and r.rest_of_line()[1:2] == b"(":
+        # RFC 8970 3.1: PREVIEW (LAZY); a following fetch item never starts with "("
+        r.sp()
+        r.char(b"(")
+        modifiers = [r.keyword("a preview modifier")]
+        while r.try_sp():
+            modifiers.append(r.keyword("a preview modifier"))
+        r.char(b")")
+        unknown = set(modifiers) - {"LAZY"}
+        if unknown:
+            raise CommandSyntaxError(f"unknown PREVIEW modifier {sorted(unknown)[0]}")
+        return FetchPreview(lazy=True)
+    return FetchPreview()
 
 
 def _part(reader: Reader) -> tuple[int, ...]:

@@ -41,7 +41,7 @@ class StatusResponse:
     tag: str | None = None
 
     def tagged(self, tag: str | None) -> StatusResponse:
-        return replace(self, tag=tag)
+        return StatusResponse(self.status, self.text, self.code, tag)
 
     def with_code(self, code: Code | None) -> StatusResponse:
         return replace(self, code=code)
