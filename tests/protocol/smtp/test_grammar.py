@@ -67,7 +67,9 @@ def test_forward_path_postmaster_and_parameters() -> None:
     assert path.words == ("NOTIFY=NEVER",)
     assert not parse_forward_path("TO:<ü@b.example>", "mx.example.org").ascii
     assert parse_parameters(["size=10", "SMTPUTF8"]) == {"SIZE": "10", "SMTPUTF8": None}
-    for bad in (["=1"], ["A=B=C"], ["SIZE="], ["-X"]):
+    repeated = ["SMTPUTF8", "smtputf8", "BODY=8BITMIME", "body=8bitmime"]
+    assert parse_parameters(repeated) == {"SMTPUTF8": None, "BODY": "8bitmime"}
+    for bad in (["=1"], ["A=B=C"], ["SIZE="], ["-X"], ["SIZE=1", "SIZE=2"], ["RET", "RET=FULL"]):
         with pytest.raises(CommandError):
             parse_parameters(bad)
 

@@ -256,9 +256,16 @@ def parse_parameters(words: tuple[str, ...] | list[str]) -> dict[str, str | None
         if not _KEYWORD.match(key) or (sep and not value) or "=" in value:
             raise CommandError(replies.SYNTAX_ERROR, f"bad parameter {word[:40]!r}")
         key = key.upper()
+        given = value if sep else None
         if key in params:
-            raise CommandError(replies.SYNTAX_ERROR, f"repeated parameter {key}")
-        params[key] = value if sep else None
+            # A repeat with the same value is harmless (Python's smtplib sends SMTPUTF8 twice
+            # when asked for it explicitly); conflicting values are an error.
+            previous = params[key]
+            if (previous or "").upper() != (given or "").upper() or (previous is None) != (
+                given is None
+            ):
+                raise CommandError(replies.SYNTAX_ERROR, f"conflicting parameter {key}")
+        params[key] = given
     return params
 
 
