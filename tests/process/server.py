@@ -125,15 +125,22 @@ class Served:
             self.proc.stderr.close()
 
 
-def served_certificate(port: int, host: str = "127.0.0.1") -> x509.Certificate:
-    """Connect with implicit TLS; the certificate the server presents."""
+def tls_connection(port: int, host: str = "127.0.0.1") -> ssl.SSLSocket:
+    """An implicit-TLS connection that does not check the (self-signed) certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with (
-        socket.create_connection((host, port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="mail.example.test") as tls,
-    ):
+    raw = socket.create_connection((host, port), timeout=10)
+    try:
+        return context.wrap_socket(raw, server_hostname="mail.example.test")
+    except BaseException:
+        raw.close()
+        raise
+
+
+def served_certificate(port: int, host: str = "127.0.0.1") -> x509.Certificate:
+    """Connect with implicit TLS; the certificate the server presents."""
+    with tls_connection(port, host) as tls:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der)
