@@ -131,27 +131,26 @@ def test_stop_signal_exits_zero_within_the_grace_time(
 ) -> None:
     config, ports = write_config(tmp_path)
     served = start(config).ready()
-    # A connection whose TLS handshake never starts, and one being served.
-    stalled = socket.create_connection(("127.0.0.1", ports["imaps"]))
-    plain = socket.create_connection(("127.0.0.1", ports["pop3"]))
-    plain.settimeout(10)
-    greeting = plain.recv(1000)
-    assert GREETING.match(greeting)
-    started = time.monotonic()
-    served.signal(signum)
-    rest = b""
-    while data := plain.recv(1000):
-        rest += data
-    if greeting.startswith(b"+OK"):  # a session was open: it was told goodbye
-        assert rest.startswith(b"-ERR"), rest
-    assert served.exit_status() == 0
-    assert time.monotonic() - started < 2 + 3  # shutdown_grace_seconds = 2, slack for load
-    assert f"signal={signum.name}" in served.wait_for("stop requested")
-    assert "msg=stopped" in served.text
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", ports["pop3"]), timeout=1)
-    stalled.close()
-    plain.close()
+    with (
+        socket.create_connection(("127.0.0.1", ports["imaps"])),  # handshake never starts
+        socket.create_connection(("127.0.0.1", ports["pop3"])) as plain,
+    ):
+        plain.settimeout(10)
+        greeting = plain.recv(1000)
+        assert GREETING.match(greeting)
+        started = time.monotonic()
+        served.signal(signum)
+        rest = b""
+        while data := plain.recv(1000):
+            rest += data
+        if greeting.startswith(b"+OK"):  # a session was open: it was told goodbye
+            assert rest.startswith(b"-ERR"), rest
+        assert served.exit_status() == 0
+        assert time.monotonic() - started < 2 + 3  # shutdown_grace_seconds = 2, slack for load
+        assert f"signal={signum.name}" in served.wait_for("stop requested")
+        assert "msg=stopped" in served.text
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", ports["pop3"]), timeout=1)
 
 
 def test_connection_lines_carry_the_connection_id_and_peer(tmp_path: Path, start: Start) -> None:
