@@ -363,3 +363,20 @@ def test_sizes_and_line_counts_as_imap_reports_them() -> None:
     inner = wrapper.message.body
     assert (inner.size, inner.lines) == (6, 1)  # "text\r\n"
     assert raw[inner.header_start : inner.body_start] == b"Subject: inner\r\n\r\n"
+
+
+def test_boundary_given_in_rfc2231_form() -> None:
+    raw = crlf(
+        "Content-Type: multipart/mixed; boundary*=us-ascii''a%20b\n\n--a b\n\ninside\n--a b--\n"
+    )
+    (only,) = parse_message(raw).body.children
+    assert body_of(raw, only) == b"inside"
+
+
+def test_boundary_is_matched_as_written_not_decoded() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="=?utf-8?q?x?="\n\n'
+        "--=?utf-8?q?x?=\n\ninside\n--=?utf-8?q?x?=--\n"
+    )
+    (only,) = parse_message(raw).body.children
+    assert body_of(raw, only) == b"inside"

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from mailkeep.mail.charset import decode_header_value, decode_text
 from mailkeep.mail.mime import MessageInfo, Part
 
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(b for b in range(256) if b not in _BASE64_ALPHABET)
 _QP_SOFT_BREAK = re.compile(rb"=[ \t]*(?:\r\n|\n|\r)")
 _HTML_HIDDEN = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
 # Bounded and stopping at the next "<", so a page of unclosed "<" stays linear.
@@ -43,7 +44,7 @@ def decode_base64(data: bytes) -> bytes:
     """RFC 2045 6.8, leniently: characters outside the alphabet are ignored, the data ends at
     the first "=" padding, and a dangling final sextet is dropped."""
     pad = data.find(b"=")
-    cleaned = _BASE64_JUNK.sub(b"", data if pad < 0 else data[:pad])
+    cleaned = (data if pad < 0 else data[:pad]).translate(None, _NOT_BASE64)
     if len(cleaned) % 4 == 1:
         cleaned = cleaned[:-1]
     cleaned += b"=" * (-len(cleaned) % 4)

@@ -324,11 +324,13 @@ def _empty_part(at: int) -> Part:
 
 
 def _boundary(params: Params) -> bytes | None:
-    """The boundary as written: matched byte for byte, so never charset-decoded."""
+    """The boundary as written (matched byte for byte, so not charset-decoded), or its
+    RFC 2231 form (boundary*=us-ascii''...) decoded when that is all there is."""
     for name, value in params.raw:
         if name.lower() == b"boundary":
             return value or None
-    return None
+    decoded = params.get("boundary")
+    return decoded.encode("utf-8", errors="replace") if decoded else None
 
 
 def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, str, Params]:
