@@ -32,6 +32,19 @@ def test_plain_initial_response_then_mail() -> None:
     assert session.say("AUTH PLAIN").startswith("503 5.5.1")
 
 
+def test_login_survives_a_new_ehlo_but_not_starttls() -> None:
+    session = submission()
+    session.say("AUTH PLAIN " + b64(b"\x00alice@example.org\x00correct horse"))
+    assert session.say("EHLO c.example").startswith("250-")
+    assert session.conn.authenticated
+    assert session.say("MAIL FROM:<alice@example.org>").startswith("250")
+    assert session.say("EHLO again.example").startswith("250-")
+    assert session.conn.transaction is None  # EHLO resets the transaction
+    tls = Session.start(config(Listener.SUBMISSION))
+    tls.say("EHLO c.example\r\nSTARTTLS")
+    assert not tls.conn.authenticated and tls.conn.helo_name is None
+
+
 def test_plain_with_empty_challenge() -> None:
     session = submission()
     assert session.say("AUTH PLAIN") == "334 \r\n"

@@ -285,7 +285,9 @@ class SMTPServerConnection:
             else:
                 self._close_after_reply = True
         elif isinstance(event, Ehlo) and ok:
-            self._reset_session()
+            # RFC 5321 4.1.4: a new EHLO resets the transaction; a login stays (RFC 4954 4
+            # forbids a second AUTH, and clients re-EHLO after AUTH to refresh extensions).
+            self._reset_transaction()
             self.helo_name, self.esmtp = event.name, event.esmtp
             self._state = State.READY
         elif isinstance(event, StartTLSRequested) and ok:
