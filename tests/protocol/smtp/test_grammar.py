@@ -10,6 +10,7 @@ from mailkeep.protocol.smtp.errors import CommandError
 from mailkeep.protocol.smtp.grammar import (
     Verb,
     decode_xtext,
+    encode_xtext,
     parse_command,
     parse_forward_path,
     parse_parameters,
@@ -72,6 +73,13 @@ def test_forward_path_postmaster_and_parameters() -> None:
     for bad in (["=1"], ["A=B=C"], ["SIZE="], ["-X"], ["SIZE=1", "SIZE=2"], ["RET", "RET=FULL"]):
         with pytest.raises(CommandError):
             parse_parameters(bad)
+
+
+@given(st.text(max_size=40))
+def test_xtext_round_trip(text: str) -> None:
+    encoded = encode_xtext(text)
+    assert encoded.isascii() and " " not in encoded and "=" not in encoded
+    assert decode_xtext(encoded) == text
 
 
 def test_xtext() -> None:

@@ -292,6 +292,15 @@ def decode_xtext(value: str) -> str:
         raise CommandError(replies.BAD_PARAMETER, "xtext is not UTF-8") from None
 
 
+def encode_xtext(text: str) -> str:
+    """RFC 3461 4 xtext for ENVID/ORCPT/AUTH= values sent by the client core: bytes outside
+    "!".."~", and "+" and "=", become "+HH" (of the UTF-8 encoding)."""
+    return "".join(
+        chr(byte) if 33 <= byte <= 126 and byte not in (43, 61) else f"+{byte:02X}"
+        for byte in text.encode("utf-8")
+    )
+
+
 _UNICODE_ESCAPE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
 
 
