@@ -19,6 +19,7 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
 import logging
 import re
@@ -95,12 +96,15 @@ def sign_message(message: bytes, keys: Sequence[SigningKey]) -> bytes:
     """The DKIM-Signature fields (CRLF-terminated) to put on top of ``message``.
 
     relaxed/relaxed canonicalization (RFC 6376 3.4), one signature per key, each over the
-    message as given. Raises ``dkim.DKIMException`` on a message dkimpy cannot parse.
+    message as given. Raises ValueError (or ``dkim.DKIMException``) on a malformed message.
     """
     include = signed_field_names(message)
     fields = []
     for key in keys:
-        signer = dkim.DKIM(message, logger=_quiet, linesep=b"\r\n")
+        try:
+            signer = dkim.DKIM(message, logger=_quiet, linesep=b"\r\n")
+        except Exception as exc:  # dkimpy's parser on a malformed header section
+            raise ValueError(f"cannot sign a malformed message: {exc}") from exc
         fields.append(
             signer.sign(
                 key.selector.encode("ascii"),
@@ -129,7 +133,7 @@ async def verify_dkim(
     """
     try:
         verifier = dkim.DKIM(message, logger=_quiet, minkey=MIN_RSA_BITS)
-    except dkim.DKIMException as exc:
+    except Exception as exc:  # DKIMException, or IndexError on a leading continuation line
         return [DKIMOutcome(DKIMResult.PERMERROR, reason=f"unparsable message: {exc}")]
     headers = [v for n, v in verifier.headers if n.lower() == b"dkim-signature"]
     if not headers:
@@ -246,21 +250,56 @@ def _verify_all(
     keys: dict[str, _KeyRecord],
 ) -> list[DKIMOutcome]:
     out = []
+    body_hashes: dict[tuple[bytes, bytes, bytes], bytes] = {}
     for index, item in enumerate(parsed):
         if isinstance(item, DKIMOutcome):
             out.append(item)
             continue
         try:
-            out.append(_verify_one(verifier, headers[index], item, keys[item.key_name]))
+            key = keys[item.key_name]
+            out.append(_verify_one(verifier, headers[index], item, key, body_hashes))
         except Exception as exc:  # dkimpy on input it did not expect
             log.info("dkim verification error domain=%s error=%r", item.outcome.domain, exc)
             out.append(_with(item.outcome, DKIMResult.PERMERROR, f"verification error: {exc}"))
     return out
 
 
+def _check_body_hash(
+    verifier: dkim.DKIM, sig: _Signature, cache: dict[tuple[bytes, bytes, bytes], bytes]
+) -> DKIMOutcome | None:
+    """RFC 6376 3.7: the body hash, computed once per (c=, a=, l=) for all signatures.
+
+    None when it matches; dkimpy is then given the fields without bh= so it does not
+    canonicalize and hash the body again.
+    """
+    fields = sig.fields
+    key = (fields.get(b"c", b"simple/simple"), fields[b"a"], fields.get(b"l", b""))
+    if key not in cache:
+        try:
+            policy = dkim.CanonicalizationPolicy.from_c_value(key[0])
+        except dkim.InvalidCanonicalizationPolicyError as exc:
+            return _with(sig.outcome, DKIMResult.PERMERROR, f"invalid c= value: {exc}")
+        body = policy.canonicalize_body(verifier.body)
+        if key[2]:
+            body = body[: int(key[2])]
+        cache[key] = dkim.HASH_ALGORITHMS[key[1]](body).digest()
+    try:
+        expected = base64.b64decode(re.sub(rb"\s+", b"", fields[b"bh"]), validate=True)
+    except ValueError:
+        return _with(sig.outcome, DKIMResult.PERMERROR, "bh= is not base64")
+    if cache[key] != expected:
+        return _with(sig.outcome, DKIMResult.FAIL, "body hash mismatch")
+    return None
+
+
 def _verify_one(
-    verifier: dkim.DKIM, header: bytes, sig: _Signature, key: _KeyRecord
+    verifier: dkim.DKIM,
+    header: bytes,
+    sig: _Signature,
+    key: _KeyRecord,
+    body_hashes: dict[tuple[bytes, bytes, bytes], bytes],
 ) -> DKIMOutcome:
+    """RFC 6376 6.1.2 (the key), then 6.1.3 (body hash, then the signature)."""
     if key.text is None:
         return _with(sig.outcome, key.result, key.reason)
     try:
@@ -275,6 +314,9 @@ def _verify_one(
             return _with(sig.outcome, DKIMResult.POLICY, f"RSA key too small ({keysize} bits)")
         if keysize > MAX_RSA_BITS or pk["publicExponent"] > MAX_RSA_EXPONENT:
             return _with(sig.outcome, DKIMResult.PERMERROR, f"RSA key too large ({keysize} bits)")
+    mismatch = _check_body_hash(verifier, sig, body_hashes)
+    if mismatch is not None:
+        return mismatch
     verifier.pk, verifier.keysize, verifier.ktag, verifier.seqtlsrpt = (
         pk,
         keysize,
@@ -282,8 +324,9 @@ def _verify_one(
         seqtlsrpt,
     )
     try:
+        fields = {k: v for k, v in sig.fields.items() if k != b"bh"}  # checked already
         valid = verifier.verify_sig_process(
-            sig.fields, list(sig.include), (b"DKIM-Signature", header), _no_dns
+            fields, list(sig.include), (b"DKIM-Signature", header), _no_dns
         )
     except dkim.ValidationError as exc:  # "body hash mismatch (got ..., expected ...)"
         return _with(sig.outcome, DKIMResult.FAIL, _short(str(exc).split(" (", 1)[0]))
