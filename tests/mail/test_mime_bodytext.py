@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import encodings.aliases
 
 import pytest
 
@@ -15,6 +16,7 @@ from mailkeep.mail.bodytext import (
     preview,
     text_for_index,
 )
+from mailkeep.mail.charset import decode_header_value, decode_text
 from mailkeep.mail.mime import parse_message
 
 
@@ -136,3 +138,19 @@ def test_unknown_charset_falls_back() -> None:
     assert preview(raw, parse_message(raw)) == "café"
     raw = single("8bit", b"abc", "text/plain; charset=zlib_codec")
     assert preview(raw, parse_message(raw)) == "abc"
+
+
+def test_preview_of_html_behind_a_large_style_sheet() -> None:
+    style = b"<style>" + b".c{color:red}\r\n" * 2000 + b"</style>"
+    raw = single(
+        "7bit", b"<html><head>" + style + b"</head><body>Visible</body></html>", "text/html"
+    )
+    assert preview(raw, parse_message(raw)) == "Visible"
+
+
+def test_every_codec_name_python_knows_decodes_without_raising() -> None:
+    samples = [b"", b"plain", b"\xff\xfe\x00\x80", b"+AGEAYgBj-", b"\\u12", b"\x1b$B", b"\xc3("]
+    for name in sorted(set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values())):
+        for data in samples:
+            assert isinstance(decode_text(data, name), str), name
+            assert isinstance(decode_header_value(b"=?" + name.encode() + b"?b?/+8=?="), str)

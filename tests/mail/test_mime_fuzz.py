@@ -16,7 +16,7 @@ from mailkeep.mail.bodytext import (
 )
 from mailkeep.mail.headers import get_header, iter_fields, select_header_fields
 from mailkeep.mail.mime import MessageInfo, Part, find_part, parse_message
-from mailkeep.mail.sortfields import base_subject
+from mailkeep.mail.sortfields import base_subject, parse_sent_date
 from tests.mail.test_mime_corpus import MESSAGES, read_message
 
 FUZZ = settings(
@@ -153,3 +153,17 @@ def test_mutated_corpus_messages(raw: bytes) -> None:
 def test_base_subject_is_total_and_idempotent(subject: str) -> None:
     once = base_subject(subject)
     assert base_subject(once) == once
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_sent_date_parsing_is_total(value: bytes) -> None:
+    sent = parse_sent_date(value)
+    assert sent is None or sent.tzinfo is not None
+
+
+@FUZZ
+@given(st.text(alphabet="0123456789 :+-,ADFJMNOSTaceghilnoprtuvy()\t", max_size=60))
+def test_date_like_text_is_total(value: str) -> None:
+    sent = parse_sent_date(value.encode())
+    assert sent is None or sent.tzinfo is not None

@@ -28,6 +28,7 @@ _SPACES = re.compile(r"\s+")
 IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2045 6.1, RFC 3030 3
 PREVIEW_CHARS = 200  # RFC 8970 3.1 suggests around 200 characters
 PREVIEW_OCTETS = 256  # RFC 8970 3.1: no more than 256 octets
+_PREVIEW_HTML_CHARS = 64 * 1024
 # How much encoded body one part may contribute: enough for any real text, bounded for junk.
 _INDEX_OCTETS_PER_CHAR = 4
 
@@ -157,8 +158,10 @@ def preview(raw: bytes, info: MessageInfo) -> str:
     """RFC 8970 PREVIEW: the start of the first text part, white space collapsed, at most
     PREVIEW_CHARS characters and PREVIEW_OCTETS octets of UTF-8; "" when there is no text."""
     for part in _text_parts(info.body):
-        # HTML needs room for its markup before PREVIEW_CHARS characters of text remain.
-        text = part_text(raw, part, PREVIEW_CHARS * (40 if part.subtype == "html" else 2))
+        # HTML needs room for its markup (a head full of styles is common) before
+        # PREVIEW_CHARS characters of text remain.
+        room = _PREVIEW_HTML_CHARS if part.subtype == "html" else PREVIEW_CHARS * 2
+        text = part_text(raw, part, room)
         text = _SPACES.sub(" ", text).strip()
         if not text:
             continue
