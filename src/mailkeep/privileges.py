@@ -56,26 +56,45 @@ def give_to(path: Path, run_as: RunAs | None) -> None:
 
 
 def prepare_data_dir(data_dir: Path, run_as: RunAs | None) -> None:
-    """Create data_dir (mode 0700) if needed; as root, give it to ``run_as``.
+    """Create data_dir (mode 0700) if needed; as root, make ``run_as`` own it and what the
+    CLI (run as root) left in it.
 
-    Only a data_dir that is new or empty changes owner: pointing data_dir at a directory
-    already in use by something else (say /var/lib) must not hand it over.
+    A data_dir not owned by ``run_as`` is handed over only when it is empty or private
+    (no group or other permissions, as mailkeep makes it): pointing data_dir at a shared
+    directory such as /var/lib must not give it away. Inside, every entry not owned by
+    ``run_as`` is handed over, descending only into directories that were not (so a mail
+    store already owned by ``run_as`` is not walked on every start). Symbolic links are
+    changed themselves, never followed.
     """
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if run_as is None or data_dir.stat().st_uid == run_as.uid:
+        if run_as is None:
             return
-        if any(data_dir.iterdir()):
-            raise UserError(
-                f"data_dir {data_dir} is not empty and not owned by server.user "
-                f"{run_as.name!r}: chown -R {run_as.name}: {data_dir}, or choose another data_dir"
-            )
-        give_to(data_dir, run_as)
+        st = data_dir.stat()
+        if st.st_uid != run_as.uid:
+            if st.st_mode & 0o077 and any(data_dir.iterdir()):
+                raise UserError(
+                    f"data_dir {data_dir} is not empty, not private and not owned by "
+                    f"server.user {run_as.name!r}: chown -R {run_as.name}: {data_dir}, or "
+                    "choose another data_dir"
+                )
+            give_to(data_dir, run_as)
+        _hand_over_contents(data_dir, run_as)
     except OSError as exc:
         raise UserError(
             f"data_dir {data_dir} cannot be created or owned: {exc.strerror or exc}; "
             "create it or point data_dir elsewhere"
         ) from None
+
+
+def _hand_over_contents(directory: Path, run_as: RunAs) -> None:
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.stat(follow_symlinks=False).st_uid == run_as.uid:
+                continue
+            os.chown(entry.path, run_as.uid, run_as.gid, follow_symlinks=False)
+            if entry.is_dir(follow_symlinks=False):
+                _hand_over_contents(Path(entry.path), run_as)
 
 
 def check_writable(data_dir: Path) -> None:

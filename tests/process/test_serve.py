@@ -277,7 +277,32 @@ def test_a_data_dir_in_use_by_someone_else_is_not_handed_over(start: Start) -> N
         (data / "someone-elses-file").write_text("")
         config, _ = write_config(base, user="nobody")
         line = _fails_with_one_line(start, config)
-        assert "is not empty and not owned by server.user 'nobody'" in line
+        assert "is not empty, not private and not owned by server.user 'nobody'" in line
         assert data.stat().st_uid == 0
+    finally:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+@root_only
+def test_what_the_cli_made_as_root_is_handed_to_server_user(start: Start) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    base = Path(tempfile.mkdtemp(prefix="mailkeep-priv-"))
+    try:
+        base.chmod(0o755)
+        data = base / "data"
+        data.mkdir(mode=0o700)  # as the CLI makes it, run as root
+        (data / "accounts.sqlite3").write_text("")
+        (data / "dkim" / "example.org").mkdir(parents=True)
+        (data / "dkim" / "example.org" / "key.pem").write_text("")
+        (data / "link-to-etc").symlink_to("/etc")
+        config, _ = write_config(base, user="nobody")
+        served = start(config).ready()
+        for path in (data, data / "accounts.sqlite3", data / "dkim" / "example.org" / "key.pem"):
+            assert path.stat().st_uid == nobody, path
+        assert (data / "link-to-etc").lstat().st_uid == nobody
+        assert Path("/etc").stat().st_uid == 0  # the link was not followed
+        assert served.stop() == 0
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=True)
