@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailkeep.errors import LocalProtocolError
 from mailkeep.protocol.smtp.client import (
@@ -198,3 +200,25 @@ def test_control_characters_never_reach_the_wire() -> None:
 )
 def test_dot_stuffing_normalises_line_ends(content: bytes, wire: bytes) -> None:
     assert dot_stuff(content) == wire
+
+
+def test_421_in_the_middle_of_a_pipeline_ends_the_session() -> None:
+    client = SMTPClientConnection()
+    replies_of(client, b"220 hi\r\n")
+    client.ehlo("c")
+    replies_of(client, b"250-mx\r\n250 PIPELINING\r\n")
+    client.mail("a@b")
+    client.rcpt("x@y")
+    client.rcpt("z@y")
+    events = replies_of(client, b"250 ok\r\n421 4.3.2 shutting down\r\n")
+    assert [e.reply.code for e in events if isinstance(e, ReplyReceived)] == [250, 421]
+    assert client.waiting_for == ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=120), max_size=6))
+def test_random_server_bytes_never_raise(chunks: list[bytes]) -> None:
+    client = SMTPClientConnection(max_reply_line=200)
+    for chunk in chunks:
+        for event in replies_of(client, chunk):
+            assert isinstance(event, (ReplyReceived, ServerMisbehaved, ConnectionClosed))
