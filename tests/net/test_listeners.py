@@ -238,6 +238,7 @@ def test_shutdown_says_goodbye_lets_transactions_finish_and_cancels_the_rest(
         await expect(busy_r, b"hello")
         busy_w.write(b"data\r\nline 1\r\n")
         await asyncio.sleep(0.1)
+        assert listeners.connection_count == 3
         started = time.monotonic()
         stopping = asyncio.ensure_future(listeners.shutdown(grace=1.5))
         await expect(idle_r, b"bye")  # the idle one is told at once
