@@ -170,6 +170,11 @@ def split_path(argument: str, prefix: str) -> tuple[str, list[str]]:
 
 def _closing_bracket(text: str) -> int:
     """Index of the ">" closing the path, skipping quoted strings and their escapes."""
+    if '"' not in text:  # the common case: no quoted local part
+        end = text.find(">")
+        if end < 0:
+            raise CommandError(replies.BAD_ADDRESS, "unterminated path")
+        return end
     quoted = False
     i = 1
     while i < len(text):
