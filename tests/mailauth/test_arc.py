@@ -13,8 +13,9 @@ from mailkeep.dns.dnspython import DnspythonResolver
 from mailkeep.dns.fake import FakeResolver
 from mailkeep.dns.resolver import CachingResolver, RecordType, Resolver
 from mailkeep.mailauth.arc import verify_arc
+from mailkeep.mailauth.check import authenticate_message
 from mailkeep.mailauth.keys import KeyStore
-from mailkeep.mailauth.results import ARCOutcome, ARCResult
+from mailkeep.mailauth.results import ARCOutcome, ARCResult, Disposition, DMARCResult
 from tests.dns.server import dns_server
 from tests.tools import REQUIRE_TOOLS, require_tool
 
@@ -66,6 +67,8 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[bytes, st
     )
     with dns_server() as (zones, address):
         zones.add_txt(rsa_key.record_name, rsa_key.txt_record())
+        zones.add_txt("a.test", "v=spf1 ip4:192.0.2.1 -all")
+        zones.add_txt("_dmarc.a.test", "v=DMARC1; p=reject")
         yield done.stdout, address, keys
 
 
@@ -76,6 +79,31 @@ def test_chain_sealed_by_mail_dkim_passes(sealed: tuple[bytes, str, KeyStore]) -
     outcome = validate(CachingResolver(DnspythonResolver([address])), message)
     assert outcome.result is ARCResult.PASS, outcome.reason
     assert outcome.instances == 1
+    assert outcome.sealers == ("fwd.test",)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(
+    ("trusted", "disposition"),
+    [(frozenset(), Disposition.REJECT), (frozenset({"fwd.test"}), Disposition.NONE)],
+)
+def test_trusted_sealer_overrides_a_dmarc_failure(
+    sealed: tuple[bytes, str, KeyStore], trusted: frozenset[str], disposition: Disposition
+) -> None:
+    """Forwarded by fwd.test: SPF fails at the final hop, no DKIM, DMARC p=reject fails."""
+    message, address, _ = sealed
+    verdict = asyncio.run(
+        authenticate_message(
+            CachingResolver(DnspythonResolver([address])), message, ip="203.0.113.50",
+            mail_from="alice@a.test", helo="mx.fwd.test", authserv_id="mx.b.test",
+            trusted_sealers=trusted,
+        )
+    )  # fmt: skip
+    assert verdict.dmarc.result is DMARCResult.FAIL
+    assert verdict.arc.result is ARCResult.PASS
+    assert verdict.disposition is disposition
+    if trusted:
+        assert b"overridden: ARC chain sealed by fwd.test" in verdict.header
 
 
 @pytest.mark.interop

@@ -59,7 +59,12 @@ def _verify_in_thread(message: bytes, lookup: BlockingLookup) -> ARCOutcome:
     if lookup.tempfailures and cv != dkim.CV_Pass:
         reason = f"{reason} (DNS: {lookup.tempfailures[0].reason})"
     if cv == dkim.CV_Pass:
-        return ARCOutcome(ARCResult.PASS, instances, reason)
+        sealers = tuple(
+            str(r["as-domain"].decode("ascii", "replace")).lower()
+            for r in results
+            if isinstance(r.get("as-domain"), bytes)
+        )
+        return ARCOutcome(ARCResult.PASS, instances, reason, sealers)
     if cv == dkim.CV_None:  # ARC fields, but no usable instance (e.g. i=0): RFC 8617 5.2
         return ARCOutcome(ARCResult.FAIL, 0, "ARC fields without a valid instance")
     return ARCOutcome(ARCResult.FAIL, instances, reason)

@@ -8,6 +8,7 @@ claim our authserv-id are removed (RFC 8601 5) and ours is put on top.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random as random_module
 import time
 from collections.abc import Callable
@@ -20,9 +21,11 @@ from mailkeep.mailauth.dkim import verify_dkim
 from mailkeep.mailauth.dmarc import author_domain, verify_dmarc
 from mailkeep.mailauth.results import (
     ARCOutcome,
+    ARCResult,
     Disposition,
     DKIMOutcome,
     DMARCOutcome,
+    DMARCResult,
     SPFOutcome,
 )
 from mailkeep.mailauth.spf import verify_spf
@@ -56,8 +59,14 @@ async def authenticate_message(
     authserv_id: str,
     random: Callable[[], float] = random_module.random,
     now: Callable[[], float] = time.time,
+    trusted_sealers: frozenset[str] = frozenset(),
 ) -> Verdict:
-    """Run every check on a received message. Never raises."""
+    """Run every check on a received message. Never raises.
+
+    ``trusted_sealers``: ARC-Seal domains (forwarders, mailing lists) whose passing chain
+    overrides a DMARC failure (RFC 7489 7.2 "trusted_forwarder", RFC 8617 7.2). Anyone can
+    seal, so only listed sealers count; empty (the default) never overrides.
+    """
     spf, dkim, arc = await asyncio.gather(
         verify_spf(resolver, ip=ip, mail_from=mail_from, helo=helo, receiver=authserv_id),
         verify_dkim(resolver, message, now=now),
@@ -68,5 +77,16 @@ async def authenticate_message(
         dmarc = author
     else:
         dmarc = await verify_dmarc(resolver, from_domain=author, spf=spf, dkim=dkim, random=random)
+    if (
+        dmarc.result is DMARCResult.FAIL
+        and arc.result is ARCResult.PASS
+        and arc.sealers
+        and arc.sealers[0] in trusted_sealers
+    ):
+        dmarc = dataclasses.replace(
+            dmarc,
+            applied=Disposition.NONE,
+            reason=f"{dmarc.reason}; overridden: ARC chain sealed by {arc.sealers[0]}",
+        )
     header = authentication_results(authserv_id, spf=spf, dkim=dkim, dmarc=dmarc, arc=arc)
     return Verdict(spf, tuple(dkim), arc, dmarc, header)

@@ -96,6 +96,7 @@ class ARCOutcome:
     result: ARCResult
     instances: int = 0  # how many ARC sets the chain has
     reason: str = ""
+    sealers: tuple[str, ...] = ()  # ARC-Seal d= domains, newest first (for a pass only)
 
 
 @dataclass(frozen=True, slots=True)
