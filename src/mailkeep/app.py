@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import time
 from collections.abc import Mapping
@@ -257,6 +258,20 @@ def _on_sighup(certificates: CertificateManager) -> None:
     certificates.reload("SIGHUP")
 
 
+def _raise_open_file_limit() -> None:
+    """Every connection is a file descriptor, and the usual soft limit (1024) is far below
+    the hard one: take the hard limit, so a busy server does not fail accept() early."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # e.g. hard is RLIM_INFINITY on some systems
+        log.warning("could not raise the open file limit", extra={"soft": soft, "error": str(exc)})
+    else:
+        log.info("raised the open file limit", extra={"from": soft, "to": hard})
+
+
 def _runner() -> asyncio.Runner:
     try:
         import uvloop
@@ -269,6 +284,7 @@ def serve(config: Config) -> None:
     """Run the mail server until stopped by a signal. Raises UserError for a problem a
     person must fix (before anything is served)."""
     setup_logging(config.log.format, config.log.level)
+    _raise_open_file_limit()
     run_as = run_as_user(config.server.user)
     prepare_data_dir(config.data_dir, run_as)
     if run_as is None:

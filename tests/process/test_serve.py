@@ -306,3 +306,23 @@ def test_what_the_cli_made_as_root_is_handed_to_server_user(start: Start) -> Non
         assert served.stop() == 0
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+def test_the_open_file_limit_is_raised_to_the_hard_limit(tmp_path: Path, start: Start) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        pytest.skip("hard open file limit too low to lower the soft one")
+    config, _ = write_config(tmp_path)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by the server
+    try:
+        served = start(config)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    served.ready()
+    limits = Path(f"/proc/{served.proc.pid}/limits").read_text()
+    row = re.search(r"^Max open files\s+(\d+)\s+(\d+)", limits, re.M)
+    assert row and int(row.group(1)) == int(row.group(2)) == hard
+    assert f"from=256 to={hard}" in served.wait_for("raised the open file limit")
+    assert served.stop() == 0
