@@ -36,6 +36,7 @@ from mailkeep.errors import LocalProtocolError
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import encoder
 from mailkeep.protocol.imap import responses as r
+from mailkeep.protocol.imap.arguments import decode_sasl
 from mailkeep.protocol.imap.errors import CommandSyntaxError, ParseError
 from mailkeep.protocol.imap.events import (
     NEED_DATA,
@@ -49,7 +50,7 @@ from mailkeep.protocol.imap.events import (
     _NeedData,
 )
 from mailkeep.protocol.imap.lexer import LITERAL_MARKER
-from mailkeep.protocol.imap.parser import COMMAND_NAMES, decode_sasl, parse_command, read_tag
+from mailkeep.protocol.imap.parser import COMMAND_NAMES, parse_command, read_tag
 from mailkeep.protocol.imap.responses import Continuation, Response, Status, StatusResponse
 from mailkeep.protocol.imap.states import ALLOWED, State, next_state
 from mailkeep.protocol.imap.values import Stream
