@@ -49,6 +49,16 @@ CASES = {
         b"Content-Type: text/html\r\n\r\n" + b"<script <a " * 200_000 + b"<p>text</p>"
     ),
     "many unclosed comments and quotes in addresses": b"To: " + b'(a "b <c ' * 20_000 + b"\r\n\r\n",
+    "white space inside a parameter value": (
+        b"Content-Type: text/plain; name=x" + b" " * 200_000 + b"y\r\n\r\nx"
+    ),
+    "unclosed comments in structured fields": (
+        b"Content-Type: "
+        + b"(" * 100_000
+        + b"\r\nContent-Transfer-Encoding: "
+        + b"(" * 100_000
+        + b"\r\n\r\nx"
+    ),
     "many rfc2231 sections": (
         b"Content-Type: text/plain"
         + b"".join(b"; name*%d*=%%41" % i for i in range(20_000))

@@ -44,6 +44,7 @@ _IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2046 5.2.1
 _MESSAGE_TYPES = frozenset({("message", "rfc822"), ("message", "global")})  # + RFC 6532 3.7
 _TYPE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)/([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)$")
 _NO_PARAMS = Params()
+_CTE_NOISE = re.compile(rb"\([^()]*\)|[ \t\r\n\"]")
 _US_ASCII = Params(raw=((b"charset", b"us-ascii"),), decoded=(("charset", "us-ascii"),))
 
 
@@ -351,7 +352,7 @@ def _content_type(value: bytes | None, default: tuple[str, str]) -> tuple[str, s
 def _encoding(value: bytes | None) -> str:
     if not value:
         return "7bit"
-    text = re.sub(rb"\([^)]*\)|[ \t\r\n\"]", b"", value).lower()
+    text = _CTE_NOISE.sub(b"", value).lower()
     return text.decode("latin-1") or "7bit"
 
 

@@ -9,6 +9,7 @@ display and search. Parsing is total: junk degrades to fewer parameters, never a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
@@ -20,7 +21,8 @@ from mailkeep.mail.charset import decode_header_value, decode_text, header_text
 _TOKEN = re.compile(rb"[^\x00-\x20()<>@,;:\\\"/\[\]?=\x7f]+")
 _WSP = re.compile(rb"(?:[ \t\r\n]+|\((?:[^()\\]|\\.)*\))*", re.DOTALL)
 _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"?', re.DOTALL)
-_TRAILING_COMMENT = re.compile(rb"[ \t\r\n]*\((?:[^()\\]|\\.)*\)[ \t\r\n]*$", re.DOTALL)
+_COMMENT = re.compile(rb"\([^()]*\)")  # stops at "(" too: unclosed ones stay linear
+_AROUND_SLASH = re.compile(rb"[ \t\r\n]*/[ \t\r\n]*")
 _QUOTED_PAIR = re.compile(rb"\\(.)", re.DOTALL)
 _SECTION = re.compile(r"^(.*?)\*(\d{1,3})?(\*?)$")  # RFC 2231 3: name*N and name*N*
 
@@ -63,18 +65,37 @@ def _read_value(data: bytes, pos: int) -> tuple[bytes, int]:
     end = len(data) if end < 0 else end
     # Lenient (as every mailer is): an unquoted value runs to the ";" (e.g. name=a b.txt),
     # less a trailing comment (charset=us-ascii (Plain text)).
-    value = _TRAILING_COMMENT.sub(b"", data[pos:end])
-    return value.strip(b" \t\r\n"), end
+    value = data[pos:end].strip(b" \t\r\n")
+    if value.endswith(b")"):
+        opening = value.rfind(b"(")
+        if opening >= 0:
+            value = value[:opening].rstrip(b" \t\r\n")
+    return value, end
 
 
 def parse_field(data: bytes) -> FieldValue:
     """Split ``value *(";" attribute "=" value)``; the value is lower-cased."""
+    if len(data) <= _CACHED_OCTETS:
+        return _parse_field_cached(data)
+    return _parse_field(data)
+
+
+# The same few Content-Type values recur in every message; the result is immutable.
+_CACHED_OCTETS = 256
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_field_cached(data: bytes) -> FieldValue:
+    return _parse_field(data)
+
+
+def _parse_field(data: bytes) -> FieldValue:
     pos = _skip(data, 0)
     end = data.find(b";", pos)
     end = len(data) if end < 0 else end
     # Comments and the white space around "/" go (RFC 2045 5.1 and RFC 822 lexical rules).
-    value = re.sub(rb"\([^)]*\)", b"", data[pos:end]).strip(b" \t\r\n")
-    value = re.sub(rb"[ \t\r\n]*/[ \t\r\n]*", b"/", value).lower()
+    value = _COMMENT.sub(b"", data[pos:end]).strip(b" \t\r\n")
+    value = _AROUND_SLASH.sub(b"/", value).lower()
     pairs: list[tuple[bytes, bytes]] = []
     pos = end
     length = len(data)
