@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
 from mailkeep.store.changes import Change, MailboxCreated, MailboxDeleted, MailboxRenamed
 from mailkeep.store.errors import (
@@ -42,18 +42,6 @@ MAILBOX_COLUMNS = (
     "id, name, special_use, uidvalidity, uidnext, highestmodseq, recent_from, "
     "messages, size, unseen, deleted"
 )
-
-
-def to_epoch(value: datetime) -> tuple[int, int]:
-    """An aware datetime as (whole seconds since the epoch, UTC offset in minutes)."""
-    offset = value.utcoffset() or timedelta(0)
-    return int(value.timestamp()), int(offset.total_seconds() // 60)
-
-
-def from_epoch(seconds: int, offset_minutes: int = 0) -> datetime:
-    """The inverse of ``to_epoch``."""
-    zone = UTC if offset_minutes == 0 else timezone(timedelta(minutes=offset_minutes))
-    return datetime.fromtimestamp(seconds, zone)
 
 
 def next_modseq(conn: sqlite3.Connection) -> int:

@@ -33,7 +33,6 @@ from mailkeep.store.errors import (
     StoreError,
 )
 from mailkeep.store.extract import Extracted, extract
-from mailkeep.store.index import from_epoch, to_epoch
 from mailkeep.store.models import (
     DEFAULT_MAILBOXES,
     INBOX,
@@ -55,6 +54,8 @@ from mailkeep.store.models import (
     StoreLimits,
     UidSet,
     VerifyReport,
+    from_epoch,
+    to_epoch,
     utc_now,
 )
 from mailkeep.store.names import check_keyword, is_inside, normalize_mailbox_name, parent_names
@@ -404,8 +405,9 @@ class MemoryStore:
                     flags=Flag(m.flags),
                     keywords=m.keywords,
                     size=len(m.content.raw),
-                    internal_date=from_epoch(*m.internal),
-                    save_date=from_epoch(m.save),
+                    internal_ts=m.internal[0],
+                    internal_tz=m.internal[1],
+                    save_ts=m.save,
                     preview=ex.preview if (with_info or with_fields) else "",
                     info=ex.info if with_info else None,
                     fields=fields,

@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cache
 
 from mailkeep.store import index
-from mailkeep.store.models import Flag
+from mailkeep.store.models import Flag, from_epoch
 from mailkeep.store.query import (
     INDEXED_HEADERS,
     Age,
@@ -74,7 +74,23 @@ def _text_match(column: str, folded: str) -> tuple[str, list[object]]:
         test, value = f"instr({column}, ?) > 0", folded
     fts = f"SELECT rowid FROM fts WHERE {test}"  # noqa: S608
     queued = f"SELECT content_id FROM index_queue WHERE {test}"  # noqa: S608
-    return f"(c.id IN ({fts}) OR c.id IN ({queued}))", [value, value]
+    return f"m.content_id IN ({fts} UNION ALL {queued})", [value, value]
+
+
+def _needs_contents(criterion: Criterion) -> bool:
+    """True when the SQL of ``criterion`` reads columns of ``contents`` (alias c)."""
+    match criterion:
+        case DateIs(field, _, _):
+            return field is DateField.SENT
+        case Header(name, value):
+            return name.lower() in INDEXED_HEADERS and bool(value)
+        case Not(inner):
+            return _needs_contents(inner)
+        case And(items):
+            return any(_needs_contents(i) for i in items)
+        case Or(left, right):
+            return _needs_contents(left) or _needs_contents(right)
+    return False
 
 
 def compile_criterion(criterion: Criterion, now: datetime) -> tuple[str, list[object], bool]:
@@ -113,7 +129,14 @@ def compile_criterion(criterion: Criterion, now: datetime) -> tuple[str, list[ob
         case Header(name, value):
             lname = name.lower()
             if lname in INDEXED_HEADERS and value:
-                return f"instr(c.f_{lname}, ?) > 0", [fold(value)], True
+                folded = fold(value)
+                params: list[object] = [folded]
+                sql = f"instr(c.f_{lname}, ?) > 0"
+                if len(folded) >= MIN_INDEXED_CHARS:
+                    # The header text's trigrams narrow first (the column check is per row).
+                    narrow, extra = _text_match("h", folded)
+                    sql, params = f"({narrow} AND {sql})", extra + params
+                return sql, params, True
             sql, params = _text_match("h", fold(lname + ":"))
             if value:
                 more, extra = _text_match("h", fold(value))
@@ -175,9 +198,9 @@ def _candidate(conn: sqlite3.Connection, row: sqlite3.Row) -> Candidate:
         flags=Flag(row[2]),
         keywords=frozenset(row[3].split()),
         size=row[4],
-        internal_date=index.from_epoch(row[5], row[6]),
-        save_date=index.from_epoch(row[7]),
-        sent_date=index.from_epoch(row[8], row[9]) if row[8] is not None else None,
+        internal_date=from_epoch(row[5], row[6]),
+        save_date=from_epoch(row[7]),
+        sent_date=from_epoch(row[8], row[9]) if row[8] is not None else None,
         headers=headers.__getitem__,
         header_text=cache(lambda: _content_text(conn, content_id, "h")),
         body_text=cache(lambda: _content_text(conn, content_id, "b")),
@@ -190,12 +213,18 @@ def search(
     """UIDs of the mailbox's messages matching ``criterion``, ascending."""
     index.mailbox_row_by_id(conn, mailbox_id)
     where, params, exact = compile_criterion(criterion, now)
-    head = "SELECT m.uid" if exact else f"SELECT {_CANDIDATE_COLUMNS}"
-    sql = (
-        f"{head} FROM messages m JOIN contents c ON c.id = m.content_id "
-        f"WHERE m.mailbox_id = ? AND {where} ORDER BY m.uid"
-    )
-    cursor = conn.execute(sql, [mailbox_id, *params])
     if exact:
-        return [r[0] for r in cursor]
-    return [row[0] for row in cursor.fetchall() if evaluate(criterion, _candidate(conn, row), now)]
+        join = "JOIN contents c ON c.id = m.content_id " if _needs_contents(criterion) else ""
+        # One string rather than a row per match: 100,000 UIDs cost milliseconds, not tens.
+        sql = (
+            "SELECT group_concat(uid) FROM (SELECT m.uid AS uid FROM messages m "  # noqa: S608
+            f"{join}WHERE m.mailbox_id = ? AND {where} ORDER BY m.uid)"
+        )
+        (text,) = conn.execute(sql, [mailbox_id, *params]).fetchone()
+        return [int(u) for u in text.split(",")] if text else []
+    sql = (
+        f"SELECT {_CANDIDATE_COLUMNS} FROM messages m "  # noqa: S608 (our own SQL, values bound)
+        f"JOIN contents c ON c.id = m.content_id WHERE m.mailbox_id = ? AND {where} ORDER BY m.uid"
+    )
+    rows = conn.execute(sql, [mailbox_id, *params]).fetchall()
+    return [row[0] for row in rows if evaluate(criterion, _candidate(conn, row), now)]
