@@ -312,6 +312,8 @@ def test_compress_hands_back_the_compressed_bytes() -> None:
     received(events(conn, b"a COMPRESS DEFLATE\r\n\x78\x9c\x01")[0])
     conn.send(r.OK_DONE.tagged("a"))
     assert events(conn) == []
+    with pytest.raises(LocalProtocolError):
+        conn.tls_started()  # the hand-off must match the command
     assert conn.compression_started() == b"\x78\x9c\x01"
     assert received(events(conn, b"b NOOP\r\n")[0]).tag == "b"
 

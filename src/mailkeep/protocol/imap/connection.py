@@ -111,6 +111,7 @@ class IMAPServerConnection:
         self._events: collections.deque[Event] = collections.deque()
         self._pending: _Pending | None = None
         self._dropped = 0  # octets discarded after STARTTLS
+        self._blocked_by: type[c.StartTLS] | type[c.Compress] | None = None
         self._reset_command()
 
     # -- input ---------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class IMAPServerConnection:
     def tls_started(self) -> int:
         """The TLS handshake after STARTTLS finished; returns how many plaintext octets
         received after the STARTTLS line were discarded."""
-        self._require_blocked()
+        self._require_blocked(c.StartTLS)
         dropped = self._dropped + len(self._buf)
         self._dropped = 0
         self._buf.clear()
@@ -178,7 +179,7 @@ class IMAPServerConnection:
     def compression_started(self) -> bytes:
         """COMPRESS is active: the octets received after the COMPRESS line (compressed
         data) are returned; inflate them and feed the result to ``receive_data``."""
-        self._require_blocked()
+        self._require_blocked(c.Compress)
         data = bytes(self._buf)
         self._buf.clear()
         self._scan = 0
@@ -192,9 +193,10 @@ class IMAPServerConnection:
 
     # -- internals: completing commands -------------------------------------------------
 
-    def _require_blocked(self) -> None:
-        if self._mode is not _Mode.BLOCKED:
-            raise LocalProtocolError("no STARTTLS or COMPRESS is waiting")
+    def _require_blocked(self, kind: type[c.StartTLS] | type[c.Compress]) -> None:
+        if self._mode is not _Mode.BLOCKED or self._blocked_by is not kind:
+            raise LocalProtocolError(f"no {kind.__name__} is waiting")
+        self._blocked_by = None
 
     def _track(self, response: Response) -> None:
         pending = self._pending
@@ -234,8 +236,10 @@ class IMAPServerConnection:
             self._buf.clear()
             self._scan = 0
             self._mode = _Mode.BLOCKED
+            self._blocked_by = c.StartTLS
         elif ok and isinstance(command.command, c.Compress):
             self._mode = _Mode.BLOCKED
+            self._blocked_by = c.Compress
 
     def _emit_command(self, command: c.TaggedCommand) -> None:
         self._pending = _Pending(command.tag, command)
