@@ -502,3 +502,27 @@ def test_search_keys(run: Run, clock: Clock) -> None:
         assert await s(q.Body("")) == [1, 2, 3]
 
     run(body)
+
+
+def test_import_keeps_uids_and_uidvalidity(run: Run) -> None:
+    async def body(store: MailStore) -> None:
+        await store.create_mailbox(1, "Old")
+        items = [NewMessage(message(f"m{i}")) for i in range(3)]
+        result = await store.import_messages(
+            1, "Old", items, NOQ, uids=[3, 10, 11], uidvalidity=1234567
+        )
+        assert result.uidvalidity == 1234567 and result.uids == UidSet.of([3, 10, 11])
+        status = await store.status(1, "Old")
+        assert (status.uidvalidity, status.uidnext, status.messages) == (1234567, 12, 3)
+        assert await store.read_message(1, status.id, 10) == message("m1")
+        later = await store.append(1, "Old", [NewMessage(message("new"))], NOQ)
+        assert later.uids == UidSet.of([12])
+        with pytest.raises(MailboxNotAllowed):  # the mailbox already holds messages
+            await store.import_messages(1, "Old", items[:1], NOQ, uidvalidity=99)
+        with pytest.raises(MailboxNotAllowed):  # below UIDNEXT
+            await store.import_messages(1, "Old", items[:1], NOQ, uids=[5])
+        with pytest.raises(MailboxNotAllowed):  # not ascending
+            await store.import_messages(1, "Sent", items[:2], NOQ, uids=[9, 9])
+        assert (await store.status(1, "Sent")).messages == 0
+
+    run(body)

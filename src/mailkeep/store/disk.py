@@ -367,12 +367,14 @@ class DiskStore:
         mailbox: str,
         prepared: list[messages.PreparedMessage],
         quota: Quota,
+        uids: Sequence[int] | None = None,
+        uidvalidity: int | None = None,
     ) -> AppendResult:
         user = self._users[user_id]
         now = self._clock()
 
         def run(conn: sqlite3.Connection) -> tuple[AppendResult, list[Change], list[str]]:
-            result, events = messages.append(conn, mailbox, prepared, quota, now)
+            result, events = messages.append(conn, mailbox, prepared, quota, now, uids, uidvalidity)
             return result, events, []
 
         try:
@@ -384,6 +386,18 @@ class DiskStore:
 
     async def append(
         self, user_id: int, mailbox: str, messages_: Sequence[NewMessage], quota: Quota
+    ) -> AppendResult:
+        return await self.import_messages(user_id, mailbox, messages_, quota)
+
+    async def import_messages(
+        self,
+        user_id: int,
+        mailbox: str,
+        messages_: Sequence[NewMessage],
+        quota: Quota,
+        *,
+        uids: Sequence[int] | None = None,
+        uidvalidity: int | None = None,
     ) -> AppendResult:
         name = self._name(mailbox)
         user = await self._user(user_id)
@@ -410,7 +424,7 @@ class DiskStore:
             prepared = await self._in_pool(prepare)
         finally:
             user.inflight -= 1
-        return await self._record(user_id, name, prepared, quota)
+        return await self._record(user_id, name, prepared, quota, uids, uidvalidity)
 
     # --- mailboxes ------------------------------------------------------------------------
 

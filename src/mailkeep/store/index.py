@@ -102,6 +102,17 @@ def _new_uidvalidity(conn: sqlite3.Connection, now: datetime) -> int:
     return int(row[0])
 
 
+def set_uidvalidity(conn: sqlite3.Connection, row: sqlite3.Row, uidvalidity: int) -> None:
+    """Give a mailbox that never held a message the UIDVALIDITY of an imported one."""
+    if not 0 < uidvalidity < 2**32:
+        raise MailboxNotAllowed(f"UIDVALIDITY {uidvalidity} is out of range")
+    used = conn.execute("SELECT 1 FROM expunged WHERE mailbox_id = ? LIMIT 1", (row["id"],))
+    if int(row["uidnext"]) != 1 or used.fetchone() is not None:
+        raise MailboxNotAllowed(f"mailbox {row['name']!r} already holds or held messages")
+    conn.execute("UPDATE mailboxes SET uidvalidity = ? WHERE id = ?", (uidvalidity, row["id"]))
+    conn.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'uidvalidity'", (uidvalidity,))
+
+
 def mailbox_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
     row = conn.execute(
         f"SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = ?",  # noqa: S608 (constant)

@@ -72,6 +72,22 @@ class MailStore(Protocol):
         messages with their flags, keywords and internal dates, UIDs in order."""
         ...
 
+    async def import_messages(
+        self,
+        user_id: int,
+        mailbox: str,
+        messages: Sequence[NewMessage],
+        quota: Quota,
+        *,
+        uids: Sequence[int] | None = None,
+        uidvalidity: int | None = None,
+    ) -> AppendResult:
+        """``mailkeep import``: like append, keeping the source's UIDs (ascending, from
+        UIDNEXT on) and, for a mailbox that never held a message, its UIDVALIDITY, so
+        synchronised clients need not download everything again. MailboxNotAllowed when
+        they cannot be kept."""
+        ...
+
     # --- mailboxes ------------------------------------------------------------------------
 
     async def list_mailboxes(self, user_id: int) -> list[MailboxInfo]:

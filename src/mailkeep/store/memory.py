@@ -33,6 +33,7 @@ from mailkeep.store.errors import (
     StoreError,
 )
 from mailkeep.store.extract import Extracted, extract
+from mailkeep.store.messages import check_kept_uids
 from mailkeep.store.models import (
     DEFAULT_MAILBOXES,
     INBOX,
@@ -225,38 +226,64 @@ class MemoryStore:
     async def append(
         self, user_id: int, mailbox: str, messages: Sequence[NewMessage], quota: Quota
     ) -> AppendResult:
+        return await self.import_messages(user_id, mailbox, messages, quota)
+
+    async def import_messages(
+        self,
+        user_id: int,
+        mailbox: str,
+        messages: Sequence[NewMessage],
+        quota: Quota,
+        *,
+        uids: Sequence[int] | None = None,
+        uidvalidity: int | None = None,
+    ) -> AppendResult:
         name = self._name(mailbox)
-        return self._append(user_id, name, [(m, self._content(m.raw)) for m in messages], quota)
+        items = [(m, self._content(m.raw)) for m in messages]
+        return self._append(user_id, name, items, quota, uids, uidvalidity)
 
     def _append(
-        self, user_id: int, name: str, items: list[tuple[NewMessage, _Content]], quota: Quota
+        self,
+        user_id: int,
+        name: str,
+        items: list[tuple[NewMessage, _Content]],
+        quota: Quota,
+        uids: Sequence[int] | None = None,
+        uidvalidity: int | None = None,
     ) -> AppendResult:
         user = self._user(user_id)
         box = user.by_name(name)
+        if uidvalidity is not None:
+            if not 0 < uidvalidity < 2**32:
+                raise MailboxNotAllowed(f"UIDVALIDITY {uidvalidity} is out of range")
+            if box.uidnext != 1 or box.expunged:
+                raise MailboxNotAllowed(f"mailbox {name!r} already holds or held messages")
+        if uids is not None:
+            check_kept_uids(uids, len(items), box.uidnext)
         self._check_quota(user, quota, len(items), sum(len(m.raw) for m, _ in items))
         for m, _ in items:
             for k in m.keywords:
                 check_keyword(k)
+        if uidvalidity is not None:
+            box.uidvalidity = uidvalidity
+            user.uidvalidity = max(user.uidvalidity, uidvalidity)
         user.modseq += 1
         now = self._clock()
-        first = box.uidnext
-        for m, content in items:
+        assigned = list(uids) if uids is not None else []
+        for i, (m, content) in enumerate(items):
+            if uids is None:
+                assigned.append(box.uidnext)
+            uid = assigned[i]
             keywords = self._spell(box, m.keywords, True)
             internal = to_epoch(m.internal_date or now)
-            box.messages[box.uidnext] = _Message(
-                box.uidnext,
-                user.modseq,
-                int(m.flags),
-                keywords,
-                content,
-                internal,
-                int(now.timestamp()),
+            box.messages[uid] = _Message(
+                uid, user.modseq, int(m.flags), keywords, content, internal, int(now.timestamp())
             )
-            box.uidnext += 1
+            box.uidnext = uid + 1
         box.highestmodseq = user.modseq
-        uids = UidSet.span(first, box.uidnext - 1)
-        self._publish(user_id, [MessagesAdded(box.id, uids, box.uidnext, user.modseq)])
-        return AppendResult(box.id, box.uidvalidity, uids)
+        added = UidSet.of(assigned)
+        self._publish(user_id, [MessagesAdded(box.id, added, box.uidnext, user.modseq)])
+        return AppendResult(box.id, box.uidvalidity, added)
 
     # --- mailboxes ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mailkeep.store import index
 from mailkeep.store.changes import Change, FlagsChanged, MessagesAdded, MessagesExpunged
-from mailkeep.store.errors import QuotaExceeded
+from mailkeep.store.errors import MailboxNotAllowed, QuotaExceeded
 from mailkeep.store.extract import Extracted
 from mailkeep.store.models import (
     AppendResult,
@@ -138,16 +138,29 @@ def append(
     prepared: Sequence[PreparedMessage],
     quota: Quota,
     now: datetime,
+    uids: Sequence[int] | None = None,
+    uidvalidity: int | None = None,
 ) -> tuple[AppendResult, list[Change]]:
-    """Record durable message files as new messages of ``mailbox`` (all or nothing)."""
+    """Record durable message files as new messages of ``mailbox`` (all or nothing); an
+    import may give the UIDs (ascending, from UIDNEXT on) and, for a mailbox that never held
+    a message, the UIDVALIDITY to keep."""
     row = index.mailbox_row(conn, mailbox)
     mailbox_id = int(row["id"])
+    if uidvalidity is not None:
+        index.set_uidvalidity(conn, row, uidvalidity)
+        row = index.mailbox_row(conn, mailbox)
+    if uids is not None:
+        check_kept_uids(uids, len(prepared), int(row["uidnext"]))
     check_quota(conn, quota, len(prepared), sum(p.size for p in prepared))
     modseq = index.next_modseq(conn)
-    first = uid = int(row["uidnext"])
+    uid = int(row["uidnext"])
+    assigned: list[int] = []
     size_total = unseen_total = deleted_total = 0
     save = int(now.timestamp())
-    for p in prepared:
+    for i, p in enumerate(prepared):
+        if uids is not None:
+            uid = uids[i]
+        assigned.append(uid)
         content_id = insert_content(conn, p.token, p.size, p.extracted)
         keywords = " ".join(normalize_keywords(conn, mailbox_id, p.keywords))
         internal = to_epoch(p.internal_date or now)
@@ -179,9 +192,20 @@ def append(
         modseq=modseq,
     )
     index.adjust_totals(conn, len(prepared), size_total)
-    uids = UidSet.span(first, uid - 1)
-    result = AppendResult(mailbox_id, int(row["uidvalidity"]), uids)
-    return result, [MessagesAdded(mailbox_id, uids, uid, modseq)]
+    added = UidSet.of(assigned)
+    result = AppendResult(mailbox_id, int(row["uidvalidity"]), added)
+    return result, [MessagesAdded(mailbox_id, added, uid, modseq)]
+
+
+def check_kept_uids(uids: Sequence[int], count: int, uidnext: int) -> None:
+    """UIDs an import wants to keep must be one per message, ascending, from UIDNEXT on."""
+    if len(uids) != count:
+        raise ValueError("one UID per imported message")
+    previous = uidnext - 1
+    for uid in uids:
+        if not previous < uid < 2**32:
+            raise MailboxNotAllowed(f"UID {uid} cannot be kept (UIDNEXT is {previous + 1})")
+        previous = uid
 
 
 _META_COLUMNS = (
