@@ -74,8 +74,18 @@ def mk(tmp_path: Path) -> Mailkeep:
 
 
 def test_the_whole_flow(mk: Mailkeep) -> None:
-    assert mk.ok("domain", "add", "example.test") == "domain example.test added\n"
-    assert mk.ok("domain", "add", "Bücher.example") == "domain bücher.example added\n"
+    assert mk.ok("domain", "add", "example.test") == (
+        "domain example.test added; its DKIM keys are made\n"
+        "publish the DNS records that `mailkeep dns example.test` prints\n"
+    )
+    assert mk.ok("domain", "add", "Bücher.example").startswith("domain bücher.example added;")
+    keys = sorted(p.name for p in (mk.data_dir / "dkim" / "example.test").glob("*-*"))
+    assert [k.rsplit("-", 1)[1] for k in keys] == [
+        "ed25519.key",
+        "ed25519.pub",
+        "rsa.key",
+        "rsa.pub",
+    ]
     assert mk.ok("domain", "list") == "example.test\nbücher.example\n"
     assert stat.S_IMODE(mk.data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((mk.data_dir / DATABASE_NAME).stat().st_mode) == 0o600

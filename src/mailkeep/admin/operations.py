@@ -18,6 +18,7 @@ from mailkeep.accounts.directory import DATABASE_NAME, Directory
 from mailkeep.accounts.models import Domain
 from mailkeep.config.schema import Config
 from mailkeep.errors import UserError
+from mailkeep.mailauth.keys import KeyStore
 
 # A step of `domain add` beyond the directory entry. It may raise UserError; the domain is
 # then removed again, so a failed `domain add` leaves nothing behind.
@@ -25,13 +26,20 @@ DomainSetupStep = Callable[[Domain], None]
 
 
 def domain_setup_steps(config: Config) -> list[DomainSetupStep]:
-    """What `domain add` does after adding the directory entry, in order.
+    """What `domain add` does after adding the directory entry, in order: make the domain's
+    DKIM signing keys (Ed25519 and RSA-2048) under data_dir, so outgoing mail is signed as
+    soon as the records that `mailkeep dns DOMAIN` prints are published."""
 
-    DKIM: the signing-key issue adds its step here (create the domain's key under
-    config.data_dir and print the DNS record to publish).
-    """
-    del config  # used by the steps to come
-    return []
+    def make_dkim_keys(domain: Domain) -> None:
+        try:
+            KeyStore(config.data_dir).generate(domain.name)
+        except OSError as exc:
+            raise UserError(
+                f"cannot create DKIM keys for {domain.display} under {config.data_dir}: "
+                f"{_strerror(exc)}"
+            ) from None
+
+    return [make_dkim_keys]
 
 
 def ensure_data_dir(path: Path) -> None:

@@ -86,7 +86,8 @@ def domain_add(obj: CliContext, name: str) -> None:
     config = obj.config()
     with _directory(obj) as directory:
         domain = operations.add_domain(directory, name, operations.domain_setup_steps(config))
-    click.echo(f"domain {domain.display} added")
+    click.echo(f"domain {domain.display} added; its DKIM keys are made")
+    click.echo(f"publish the DNS records that `mailkeep dns {domain.display}` prints")
 
 
 @domain_group.command("del")
