@@ -82,7 +82,7 @@ def test_expunge_rules() -> None:
     assert not expunge_allowed(None)
     for name in ("FETCH", "STORE", "SEARCH"):
         assert not expunge_allowed(name)
-    for name in ("NOOP", "IDLE", "UID FETCH", "UID STORE", "UID SEARCH", "CHECK", "EXPUNGE"):
+    for name in ("NOOP", "IDLE", "UID FETCH", "UID STORE", "UID SEARCH", "EXPUNGE", "MOVE"):
         assert expunge_allowed(name)
 
 

@@ -31,8 +31,9 @@ from mailkeep.protocol.imap.sequence import SequenceSet
 from mailkeep.protocol.imap.values import Atom, Value
 
 # RFC 9051 7.4.1: commands during which EXPUNGE must not be sent (sequence numbers in the
-# client's pipeline would shift under it).
-NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD", "COPY", "MOVE"})
+# client's pipeline would shift under it); SORT and THREAD are searches too. MOVE reports
+# its own expunges (RFC 6851 3.3), so it is not listed.
+NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH", "SORT", "THREAD"})
 
 
 def expunge_allowed(command_name: str | None) -> bool:
