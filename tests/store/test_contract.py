@@ -92,6 +92,9 @@ def test_deliver_then_select_fetch_and_read_back(run: Run) -> None:
         assert meta.info is not None
         info = MessageInfo.from_bytes(meta.info)
         assert info.size == len(raw)
+        [with_env] = await store.fetch(1, st.id, UidSet.of([1]), with_envelope=True)
+        assert with_env.envelope == info.envelope
+        assert with_env.envelope is not None and with_env.envelope.subject == b"Greetings"
         with pytest.raises(MessageNotFound):
             await store.read_message(1, st.id, 2)
 

@@ -71,13 +71,17 @@ def test_every_message_stored_and_served_back(tmp_path: Path) -> None:
                 chunk = items[start : start + 50]
                 await store.append(1, INBOX, [NewMessage(raw) for _, raw in chunk], Quota())
             inbox = (await store.status(1, INBOX)).id
-            metas = await store.fetch(1, inbox, UidSet.span(1, len(items)), with_info=True)
+            metas = await store.fetch(
+                1, inbox, UidSet.span(1, len(items)), with_info=True, with_envelope=True
+            )
             assert len(metas) == len(items)
             for (name, raw), meta in zip(items, metas, strict=True):
                 assert meta.size == len(raw), name
                 assert await store.read_message(1, inbox, meta.uid) == raw, name
                 assert meta.info is not None
-                assert MessageInfo.from_bytes(meta.info).size == len(raw), name
+                info = MessageInfo.from_bytes(meta.info)
+                assert info.size == len(raw), name
+                assert meta.envelope == info.envelope, name
             await store.wait_indexed(1)
             assert await store.search(1, inbox, q.Text("yyyyyyyy")) == [len(items)]
             assert (await store.verify(1)).problems == ()

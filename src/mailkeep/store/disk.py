@@ -510,10 +510,13 @@ class DiskStore:
         changed_since: int | None = None,
         with_info: bool = False,
         with_fields: bool = False,
+        with_envelope: bool = False,
     ) -> list[MessageMeta]:
         return await self._read(
             user_id,
-            lambda c, u: messages.fetch(c, mailbox_id, uids, changed_since, with_info, with_fields),
+            lambda c, u: messages.fetch(
+                c, mailbox_id, uids, changed_since, with_info, with_fields, with_envelope
+            ),
         )
 
     async def read_message(

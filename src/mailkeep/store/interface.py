@@ -145,10 +145,13 @@ class MailStore(Protocol):
         changed_since: int | None = None,
         with_info: bool = False,
         with_fields: bool = False,
+        with_envelope: bool = False,
     ) -> list[MessageMeta]:
         """Metadata of the messages in ``uids`` that exist, ascending (FETCH FLAGS, UID,
-        INTERNALDATE, RFC822.SIZE, MODSEQ, SAVEDATE, PREVIEW; ``with_info`` adds the cached
-        envelope and body structure; ``with_fields`` the SORT/THREAD fields). With
+        INTERNALDATE, RFC822.SIZE, MODSEQ, SAVEDATE; ``with_envelope`` adds the decoded
+        ENVELOPE (cheap: cached on its own), ``with_info`` the serialised MessageInfo (body
+        structure with offsets), ``with_fields`` the SORT/THREAD fields; any of them also
+        fills PREVIEW). With
         ``changed_since``, only messages whose MODSEQ is greater (RFC 7162 3.1.4.1)."""
         ...
 

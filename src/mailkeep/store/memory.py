@@ -32,7 +32,7 @@ from mailkeep.store.errors import (
     QuotaExceeded,
     StoreError,
 )
-from mailkeep.store.extract import Extracted, extract
+from mailkeep.store.extract import Extracted, extract, unpack_envelope
 from mailkeep.store.messages import check_kept_uids
 from mailkeep.store.models import (
     DEFAULT_MAILBOXES,
@@ -413,6 +413,7 @@ class MemoryStore:
         changed_since: int | None = None,
         with_info: bool = False,
         with_fields: bool = False,
+        with_envelope: bool = False,
     ) -> list[MessageMeta]:
         box = self._user(user_id).by_id(mailbox_id)
         out = []
@@ -435,9 +436,10 @@ class MemoryStore:
                     internal_ts=m.internal[0],
                     internal_tz=m.internal[1],
                     save_ts=m.save,
-                    preview=ex.preview if (with_info or with_fields) else "",
+                    preview=ex.preview if (with_info or with_fields or with_envelope) else "",
                     info=ex.info if with_info else None,
                     fields=fields,
+                    envelope=unpack_envelope(ex.envelope) if with_envelope else None,
                 )
             )
         return out

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple
 
+from mailkeep.mail.envelope import Envelope
+
 HIERARCHY_SEPARATOR = "/"
 INBOX = "INBOX"
 
@@ -286,8 +288,9 @@ class MessageMeta(NamedTuple):
     Dates are kept as epoch seconds (and the internal date's UTC offset in minutes, so
     INTERNALDATE shows the zone it was given in); ``internal_date`` and ``save_date`` give
     aware datetimes. ``info`` is the serialised ``mail.mime.MessageInfo`` (envelope, body
-    structure with offsets), ``fields`` the sort fields and ``preview`` the RFC 8970
-    preview; these three are filled only when asked for (they cost more to read).
+    structure with offsets), ``envelope`` the decoded ENVELOPE (cached on its own: cheap),
+    ``fields`` the sort fields and ``preview`` the RFC 8970 preview; these are filled only
+    when asked for (they cost more to read).
     A NamedTuple rather than a frozen dataclass: FETCH 1:* builds one per message, and a
     tuple is built several times faster.
     """
@@ -303,6 +306,7 @@ class MessageMeta(NamedTuple):
     preview: str = ""
     info: bytes | None = None
     fields: HeaderFields | None = None
+    envelope: Envelope | None = None
 
     @property
     def internal_date(self) -> datetime:

@@ -52,7 +52,8 @@ CREATE TABLE contents (
     f_cc TEXT NOT NULL,
     f_bcc TEXT NOT NULL,
     preview TEXT NOT NULL,
-    info BLOB NOT NULL
+    info BLOB NOT NULL,
+    envelope BLOB NOT NULL
 );
 CREATE TABLE messages (
     mailbox_id INTEGER NOT NULL,
