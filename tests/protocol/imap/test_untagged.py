@@ -99,6 +99,14 @@ def test_shapes(response: Data, wire: bytes) -> None:
     assert encode(response) == wire
 
 
+def test_thread_shapes() -> None:
+    T = u.ThreadNode
+    tree = [T(2), T(3, (T(6, (T(4, (T(23),)), T(44, (T(7, (T(96),)),)))),))]
+    assert encode(u.thread(tree)) == b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n"  # RFC 5256 4
+    assert encode(u.thread([T(None, (T(3), T(5)))])) == b"* THREAD ((3)(5))\r\n"
+    assert encode(u.thread([])) == b"* THREAD\r\n"
+
+
 def test_utf8_sessions_send_utf8_names() -> None:
     assert encode(u.list_mailbox([], "/", "台北"), utf8=True) == '* LIST () "/" "台北"\r\n'.encode()
 

@@ -10,11 +10,12 @@ RFC 5256 SORT, RFC 5258 LIST extended data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from mailkeep.protocol.imap.responses import Data
 from mailkeep.protocol.imap.search import MONTHS
-from mailkeep.protocol.imap.values import Atom, Mailbox, Value
+from mailkeep.protocol.imap.values import Atom, Joined, Mailbox, Value
 
 
 def capability(capabilities: Iterable[str]) -> Data:
@@ -93,6 +94,37 @@ def search(numbers: Iterable[int], modseq: int | None = None) -> Data:
 
 def sort(numbers: Iterable[int]) -> Data:
     return Data((Atom("SORT"), *numbers))
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadNode:
+    """A THREAD tree node (RFC 5256 4): a message number or UID, or None for a missing
+    parent that groups its children."""
+
+    id: int | None
+    children: tuple[ThreadNode, ...] = ()
+
+
+def thread(roots: Sequence[ThreadNode]) -> Data:
+    """``* THREAD (2)(3 6 (4 23)(44 7 96))``: a chain of single children is one list, a
+    branch ends it with one parenthesised list per child (RFC 5256 4)."""
+    if not roots:
+        return Data((Atom("THREAD"),))  # thread-data = "THREAD" [SP 1*thread-list]
+    return Data((Atom("THREAD"), Joined(tuple(_chain(root) for root in roots))))
+
+
+def _chain(node: ThreadNode) -> list[Value]:
+    """One thread as a list: the chain of single children, then the branches."""
+    items: list[Value] = []
+    while True:
+        if node.id is not None:
+            items.append(node.id)
+        if len(node.children) == 1 and node.id is not None:
+            node = node.children[0]
+            continue
+        if node.children:
+            items.append(Joined(tuple(_chain(child) for child in node.children)))
+        return items
 
 
 def esearch(
