@@ -66,8 +66,9 @@ def test_unknown_section_suggests_the_closest_section() -> None:
 
 
 def test_key_in_the_wrong_table_points_to_its_table() -> None:
-    assert problems(BASE + 'smtp = "127.0.0.1:25"\n') == [
-        "smtp: unknown key here; did you mean 'listen.smtp'? (it goes in the [listen] table)"
+    assert problems(BASE + 'submissions = "127.0.0.1:465"\n') == [
+        "submissions: unknown key here; did you mean 'listen.submissions'? "
+        "(it goes in the [listen] table)"
     ]
 
 

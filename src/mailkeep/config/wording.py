@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 
 from mailkeep.config.schema import ValueKind
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")  # TOML v1.0.0 "Keys": bare keys
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+\Z")  # TOML v1.0.0 "Keys": bare keys
 _MAX_SHOWN = 60  # characters of a value quoted back in a message
 
 _SCALAR_WORDS: dict[type, str] = {

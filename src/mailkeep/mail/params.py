@@ -24,7 +24,7 @@ _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"?', re.DOTALL)
 _COMMENT = re.compile(rb"\([^()]*\)")  # stops at "(" too: unclosed ones stay linear
 _AROUND_SLASH = re.compile(rb"[ \t\r\n]*/[ \t\r\n]*")
 _QUOTED_PAIR = re.compile(rb"\\(.)", re.DOTALL)
-_SECTION = re.compile(r"^(.*?)\*(\d{1,3})?(\*?)$")  # RFC 2231 3: name*N and name*N*
+_SECTION = re.compile(r"^(.*?)\*(\d{1,3})?(\*?)\Z")  # RFC 2231 3: name*N and name*N*
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from mailkeep.mail.hostname import to_alabel
 from mailkeep.mailauth.dkim import KeyAlgorithm, SigningKey
 
 RSA_BITS = 2048  # RFC 8301 3.2: signers MUST use at least 1024 and SHOULD use 2048
-_SELECTOR = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+_SELECTOR = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,13 +106,13 @@ MAX_ENVID = 100  # RFC 3461 4.4
 MAX_ORCPT = 500  # RFC 3461 4.2
 MAX_SIZE_DIGITS = 20  # RFC 1870 6: size-value is 1*20DIGIT
 
-_VERB = re.compile(r"^[A-Za-z]{1,16}$")
-_KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")  # esmtp-keyword, RFC 5321 4.1.2
+_VERB = re.compile(r"^[A-Za-z]{1,16}\Z")
+_KEYWORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z")  # esmtp-keyword, RFC 5321 4.1.2
 _LABEL = re.compile(
     r"^[A-Za-z0-9\u0080-\U0010ffff]([A-Za-z0-9\-\u0080-\U0010ffff]*"
     r"[A-Za-z0-9\u0080-\U0010ffff])?$"
 )
-_HELO_NAME = re.compile(r"^(\[[\x21-\x5a\x5e-\x7e]+\]|[A-Za-z0-9_.\-\u0080-\U0010ffff]+)$")
+_HELO_NAME = re.compile(r"^(\[[\x21-\x5a\x5e-\x7e]+\]|[A-Za-z0-9_.\-\u0080-\U0010ffff]+)\Z")
 _HEX = "0123456789ABCDEF"
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mailkeep.errors import LocalProtocolError
 
-_ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+_ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\Z")
 
 
 @dataclass(frozen=True, slots=True)
