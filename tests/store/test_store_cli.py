@@ -10,14 +10,16 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from mailkeep.accounts.models import User
 from mailkeep.admin import operations
 from mailkeep.cli.context import CliContext
-from mailkeep.cli.store_cmd import mail_root, store_group
+from mailkeep.cli.store_cmd import export_group, import_group, mail_root, store_group
+from mailkeep.errors import UserError
 from mailkeep.store.models import INBOX, NewMessage, Quota
 from tests.store.conftest import message
 
 
-def test_verify_reports_then_repairs(tmp_path: Path) -> None:
+def setup(tmp_path: Path) -> tuple[CliContext, Path, User]:
     config = tmp_path / "mailkeep.toml"
     data = tmp_path / "data"
     config.write_text(f'hostname = "mail.example.org"\ndata_dir = "{data}"\n')
@@ -25,6 +27,12 @@ def test_verify_reports_then_repairs(tmp_path: Path) -> None:
     with operations.open_directory(obj.config()) as directory:
         operations.add_domain(directory, "example.org")
         user = directory.add_user("ann@example.org", "a long enough password 1")
+        directory.add_user("bob@example.org", "a long enough password 2", quota_messages=1)
+    return obj, data, user
+
+
+def test_verify_reports_then_repairs(tmp_path: Path) -> None:
+    obj, data, user = setup(tmp_path)
 
     async def fill() -> None:
         store = mail_root(obj)
@@ -48,3 +56,31 @@ def test_verify_reports_then_repairs(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "repaired" in result.output
     result = runner.invoke(store_group, ["verify", "ann@example.org"], obj=obj)
     assert result.exit_code == 0 and "2 messages, 0 problems, ok" in result.output
+
+
+def test_import_mbox_export_and_import_maildir(tmp_path: Path) -> None:
+    obj, _, _ = setup(tmp_path)
+    mbox = tmp_path / "in.mbox"
+    mbox.write_bytes(
+        b"From a@example.org Tue Jan  2 10:00:00 2024\nSubject: a\n\none\n\n"
+        b"From b@example.org Tue Jan  2 11:00:00 2024\nSubject: b\nStatus: RO\n\ntwo\n"
+    )
+    runner = CliRunner()
+    args = ["mbox", str(mbox), "--user", "ann@example.org", "--mailbox", "Old/2024"]
+    result = runner.invoke(import_group, args, obj=obj)
+    assert result.exit_code == 0, result.output
+    assert "Old/2024: 2 messages imported" in result.output
+    out = tmp_path / "out"
+    result = runner.invoke(
+        export_group, ["maildir", str(out), "--user", "ann@example.org"], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / ".Old.2024" / "dovecot-uidlist").is_file()
+    result = runner.invoke(
+        export_group, ["maildir", str(out), "--user", "ann@example.org"], obj=obj
+    )
+    assert isinstance(result.exception, UserError) and "not empty" in str(result.exception)
+    args = ["maildir", str(out), "--user", "bob@example.org"]  # bob may keep one message
+    result = runner.invoke(import_group, args, obj=obj)
+    assert isinstance(result.exception, UserError)
+    assert "quota exceeded" in str(result.exception)
