@@ -106,10 +106,8 @@ def test_retr_and_top_events() -> None:
     conn = logged_in()
     conn.receive_data(b"RETR 2\r\nTOP 1 5\r\n")
     assert drain(conn) == [
-        Write(b"+OK 200 octets\r\n"),
-        RetrieveRequested(2, 11, 200, None),
-        Write(b"+OK top of message follows\r\n"),
-        RetrieveRequested(1, 10, 120, 5),
+        RetrieveRequested(b"+OK 200 octets\r\n", 2, 11, 200, None),
+        RetrieveRequested(b"+OK top of message follows\r\n", 1, 10, 120, 5),
     ]
     assert talk(conn, b"TOP 1\r\n").startswith(b"-ERR syntax")
     assert talk(conn, b"TOP 1 -1\r\n").startswith(b"-ERR syntax")
