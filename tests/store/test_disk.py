@@ -157,13 +157,13 @@ def test_concurrent_deliveries_share_commits(tmp_path: Path, clock: Clock) -> No
 
     async def body(store: DiskStore) -> None:
         await store.list_mailboxes(1)
-        original = store._commit_batch
+        original = store._db._commit_batch
 
         def counting(user, batch):  # type: ignore[no-untyped-def]
             commits.append(len(batch))
             original(user, batch)
 
-        store._commit_batch = counting  # type: ignore[method-assign]
+        store._db._commit_batch = counting  # type: ignore[method-assign]
         results = await asyncio.gather(
             *(store.deliver([Recipient(1)], message(f"m{i}")) for i in range(40))
         )

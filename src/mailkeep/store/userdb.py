@@ -1,0 +1,302 @@
+"""Per-user SQLite databases: opening, the read pool, and the group-committing writer.
+
+Implementation notes:
+- Threads: the event loop never touches SQLite or fsync. Reads run in a shared thread pool,
+  each on a pooled read-only connection of the user (WAL readers see the last commit and
+  never wait for the writer). Writes are queued per user and applied by one flush at a time
+  per user in the pool, on the user's single write connection.
+- Group commit: a flush takes every write queued for the user, runs each in its own
+  SAVEPOINT (one failing write, e.g. over quota, is rolled back alone) and COMMITs once (the
+  WAL is fsynced). Only then are the callers' futures resolved and the change feed told, in
+  commit order, on the loop thread. No write is acknowledged before its data is durable.
+- A write function returns (result, change-feed events, message files to delete after the
+  commit). Files it refers to must be durable before it is queued (files.py).
+- Full-text indexing is deferred: delivery queues the decoded text; when a user's write
+  queue is empty and no delivery is on its way, the flush moves ``index_batch`` texts into
+  FTS5 per step. Search reads both (searchsql.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mailkeep.store import index, messages
+from mailkeep.store.changes import Change, ChangeFeed
+from mailkeep.store.errors import StoreError, StoreTemporaryError
+from mailkeep.store.files import MessageFiles, fsync_dir, temporary_error
+from mailkeep.store.migrations import migrate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Write:
+    """A queued write: ``run(conn)`` returns (result, events, files to delete after commit)."""
+
+    run: Callable[[sqlite3.Connection], tuple[Any, list[Change], list[str]]]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class UserDb:
+    user_id: int
+    path: Path
+    files: MessageFiles
+    writer: sqlite3.Connection
+    readers: list[sqlite3.Connection] = field(default_factory=list)
+    pending: list[Write] = field(default_factory=list)
+    flushing: bool = False
+    closing: bool = False
+    inflight: int = 0  # deliveries parsing/writing files: their writes will come soon
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # WAL fsynced at every commit: durable
+    return conn
+
+
+class UserDatabases:
+    """The open users' databases and the threads that serve them."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        threads: int,
+        clock: Callable[[], datetime],
+        feed: ChangeFeed,
+        index_batch: Callable[[], int],
+    ) -> None:
+        self.root = root
+        self._clock = clock
+        self._changes = feed
+        self._index_batch = index_batch
+        self._executor = ThreadPoolExecutor(threads, "mailkeep-store")
+        self._users: dict[int, UserDb] = {}
+        self._opening: dict[int, asyncio.Lock] = {}
+        self._closed = False
+
+    async def in_pool(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _open_user(self, user_id: int) -> UserDb:
+        if user_id < 0:
+            raise ValueError("user ids are non-negative integers")
+        path = self.root / str(user_id)
+        try:
+            created = not path.exists()
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if created:
+                fsync_dir(path.parent)
+            writer = connect(path / "store.sqlite3")
+            migrate(writer)
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                index.ensure_user(writer, self._clock())
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")
+        except OSError as exc:
+            raise temporary_error(exc, "opening user store") from exc
+        except sqlite3.Error as exc:
+            raise StoreTemporaryError(f"opening user store failed: {exc}") from exc
+        return UserDb(user_id, path, MessageFiles(path), writer)
+
+    async def get(self, user_id: int) -> UserDb:
+        user = self._users.get(user_id)
+        if user is not None:
+            return user
+        if self._closed:
+            raise StoreTemporaryError("store is closed")
+        lock = self._opening.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            user = self._users.get(user_id)
+            if user is None:
+                user = await self.in_pool(lambda: self._open_user(user_id))
+                self._users[user_id] = user
+        return user
+
+    async def read(self, user_id: int, fn: Callable[[sqlite3.Connection, UserDb], T]) -> T:
+        user = await self.get(user_id)
+
+        def run() -> T:
+            with user.lock:
+                conn = user.readers.pop() if user.readers else None
+            if conn is None:
+                conn = connect(user.path / "store.sqlite3", readonly=True)
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return fn(conn, user)
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreTemporaryError(f"reading store failed: {exc}") from exc
+            finally:
+                with user.lock:
+                    user.readers.append(conn)
+
+        return await self.in_pool(run)
+
+    async def write(
+        self,
+        user_id: int,
+        run: Callable[[sqlite3.Connection], tuple[T, list[Change], list[str]]],
+    ) -> T:
+        user = await self.get(user_id)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with user.lock:
+            user.pending.append(Write(run, future, loop))
+            start = not user.flushing
+            user.flushing = True
+        if start:
+            self._executor.submit(self._flush, user)
+        return await future
+
+    def _flush(self, user: UserDb) -> None:
+        """Apply queued writes in batches, one COMMIT per batch (runs in the pool)."""
+        while True:
+            with user.lock:
+                batch, user.pending = user.pending, []
+            if batch:
+                self._commit_batch(user, batch)
+                continue
+            if not user.closing and not user.inflight and self._index_some(user):
+                continue
+            with user.lock:
+                if not user.pending:
+                    user.flushing = False
+                    return
+
+    def _commit_batch(self, user: UserDb, batch: list[Write]) -> None:
+        conn = user.writer
+        outcomes: list[tuple[bool, Any, list[Change], list[str]]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result, events, files = write.run(conn)
+                except (StoreError, ValueError) as exc:
+                    conn.execute("ROLLBACK TO op")
+                    outcomes.append((False, exc, [], []))
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO op")
+                    error = StoreTemporaryError(f"writing store failed: {exc}")
+                    outcomes.append((False, error, [], []))
+                else:
+                    outcomes.append((True, result, events, files))
+                conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("store commit failed user=%s error=%s", user.user_id, exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = StoreTemporaryError(f"committing store failed: {exc}")
+            outcomes = [(False, error, [], []) for _ in batch]
+        for ok, _, _, files in outcomes:
+            if ok:
+                for token in files:
+                    user.files.remove(token)
+        for write, (ok, value, events, _) in zip(batch, outcomes, strict=True):
+            write.loop.call_soon_threadsafe(
+                self._resolve, user.user_id, write.future, ok, value, events
+            )
+
+    def _resolve(
+        self, user_id: int, future: asyncio.Future[Any], ok: bool, value: Any, events: list[Change]
+    ) -> None:
+        for event in events:
+            self._changes.publish(user_id, event)
+        if future.cancelled():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _index_some(self, user: UserDb) -> bool:
+        """Index queued texts while nothing else waits; True when some were indexed."""
+        conn = user.writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            count = messages.index_pending(conn, self._index_batch())
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.warning("full-text indexing failed user=%s error=%s", user.user_id, exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False
+        return count > 0
+
+    async def wait_indexed(self, user_id: int) -> None:
+        """Wait until every queued text of the user is in the full-text index (tests,
+        benchmarks)."""
+        while True:
+            left = await self.read(
+                user_id, lambda c, u: c.execute("SELECT count(*) FROM index_queue").fetchone()[0]
+            )
+            if not left:
+                return
+            await self.write(user_id, lambda c: (None, [], []))
+            await asyncio.sleep(0.01)
+
+    async def quiesce(self, user: UserDb) -> None:
+        """Finish the user's queued writes and stop its flusher (before closing it)."""
+        user.closing = True
+        await self.write(user.user_id, lambda c: (None, [], []))
+        while True:
+            with user.lock:
+                if not user.flushing:
+                    return
+            await asyncio.sleep(0.001)
+
+    @staticmethod
+    def close_connections(user: UserDb) -> None:
+        with user.lock:
+            for conn in [user.writer, *user.readers]:
+                conn.close()
+            user.readers.clear()
+
+    async def forget(self, user_id: int) -> UserDb:
+        """Quiesce a user and drop it from the open set (before deleting its directory)."""
+        user = await self.get(user_id)
+        await self.quiesce(user)
+        del self._users[user_id]
+        return user
+
+    async def close(self) -> None:
+        """Finish every user's writes, close the databases and stop the threads."""
+        if self._closed:
+            return
+        for user in list(self._users.values()):
+            await self.quiesce(user)
+        self._closed = True
+
+        def shut() -> None:
+            for user in self._users.values():
+                self.close_connections(user)
+            self._users.clear()
+
+        await self.in_pool(shut)
+        self._executor.shutdown(wait=True)
