@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import resource
@@ -24,11 +25,17 @@ from mailkeep.accounts.throttle import LoginThrottle, ThrottleSettings
 from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager, files_from_config, utc_now
 from mailkeep.config.schema import Config
+from mailkeep.delivery.inbound import InboundPolicy
+from mailkeep.delivery.pipeline import Pipeline
+from mailkeep.delivery.ratelimit import RateLimiter
+from mailkeep.delivery.routing import Router
+from mailkeep.delivery.submission import SubmissionPolicy
 from mailkeep.log import setup_logging
 from mailkeep.net.connection import Connection, ConnectionHandler, Timeouts
 from mailkeep.net.listeners import Listeners, ListenerSpec
-from mailkeep.net.placeholder import imap_not_available, smtp_not_available
+from mailkeep.net.placeholder import imap_not_available
 from mailkeep.net.pop3_server import POP3Limits, POP3Server
+from mailkeep.net.smtp_server import SMTPServer, SMTPSettings
 from mailkeep.privileges import (
     RunAs,
     check_writable,
@@ -37,6 +44,8 @@ from mailkeep.privileges import (
     prepare_data_dir,
     run_as_user,
 )
+from mailkeep.protocol.smtp.settings import ServerLimits
+from mailkeep.queue.spool import Spool
 from mailkeep.store.disk import DiskStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +84,7 @@ class Services:
     directory: Directory
     store: DiskStore
     throttle: LoginThrottle
+    spool: Spool
 
     async def close(self) -> None:
         await self.store.close()
@@ -90,15 +100,17 @@ def build_services(config: Config) -> Services:
         max_alias_depth=config.accounts.alias_max_depth,
     )
     throttle = LoginThrottle(ThrottleSettings(**config.logins.model_dump()), time.monotonic)
-    return Services(directory, DiskStore(store_root(config)), throttle)
+    spool = Spool(spool_root(config))
+    spool.sweep()
+    return Services(directory, DiskStore(store_root(config)), throttle, spool)
 
 
 def protocol_handlers(config: Config, services: Services) -> dict[str, ConnectionHandler]:
     """The protocol server for each protocol. Plug a real one in by replacing its line."""
     pop3 = config.pop3
     return {
-        "smtp": smtp_not_available(config.hostname),
-        "submission": smtp_not_available(config.hostname),
+        "smtp": smtp_server(config, services, mx=True),
+        "submission": smtp_server(config, services, mx=False),
         "imap": imap_not_available(config.hostname),
         "pop3": POP3Server(
             hostname=config.hostname,
@@ -113,6 +125,40 @@ def protocol_handlers(config: Config, services: Services) -> dict[str, Connectio
             ),
         ),
     }
+
+
+def spool_root(config: Config) -> Path:
+    """Where mail waiting for remote delivery is kept (queue.spool)."""
+    return config.data_dir / "queue"
+
+
+def smtp_server(config: Config, services: Services, *, mx: bool) -> SMTPServer:
+    """The MX (``mx``) or the submission/submissions server."""
+    router = Router(services.directory, services.store)
+    pipeline = Pipeline(hostname=config.hostname, store=services.store, spool=services.spool)
+    sessions = config.smtp
+    limit_names = {f.name for f in dataclasses.fields(ServerLimits)}
+    return SMTPServer(
+        hostname=config.hostname,
+        mx=mx,
+        directory=services.directory,
+        throttle=services.throttle,
+        inbound=InboundPolicy(router, pipeline),
+        submission=SubmissionPolicy(services.directory, router, pipeline),
+        settings=SMTPSettings(
+            greet_pause=sessions.greet_pause_seconds,
+            command_timeout=sessions.command_timeout_seconds,
+            data_timeout=sessions.data_timeout_seconds,
+            max_connections_per_ip=sessions.max_connections_per_ip,
+        ),
+        limits=ServerLimits(**config.smtp_limits.model_dump(include=limit_names)),
+        rates=(
+            RateLimiter(sessions.messages_per_minute_per_ip, time.monotonic),
+            RateLimiter(sessions.messages_per_minute_per_user, time.monotonic),
+        ),
+        auth_on_mx=config.smtp_limits.auth_on_mx,
+        reject_early_talkers=config.smtp_limits.reject_early_talkers,
+    )
 
 
 def listener_specs(config: Config, handlers: Mapping[str, ConnectionHandler]) -> list[ListenerSpec]:

@@ -291,6 +291,38 @@ class SMTP(Section):
     )
 
 
+class SMTPSessions(Section):
+    """The SMTP listeners' sessions: timeouts, greeting pause and rates (the adapter's
+    limits; the protocol limits are in [smtp_limits])."""
+
+    # Postscreen-style pause: real MTAs wait for the banner, spam bots often do not.
+    greet_pause_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="On the MX, wait this long before the greeting; a client that talks "
+        "meanwhile is an early talker (0 turns the pause off).",
+    )
+    # RFC 5321 4.5.3.2.7: a server waits at least 5 minutes for the next command.
+    command_timeout_seconds: float = Field(
+        300.0, ge=10, le=3600, description="How long to wait for the next command."
+    )
+    # RFC 5321 4.5.3.2.5-6: clients get 3 minutes per data block; we allow 5 like commands.
+    data_timeout_seconds: float = Field(
+        300.0, ge=10, le=3600, description="How long to wait for the next bytes of a message."
+    )
+    max_connections_per_ip: int = Field(
+        20, ge=1, description="Simultaneous SMTP connections from one client IP."
+    )
+    # Bounds what one sender can push per minute before a 451 asks it to slow down.
+    messages_per_minute_per_ip: int = Field(
+        120, ge=1, description="Messages (MAIL commands) one client IP may start per minute."
+    )
+    messages_per_minute_per_user: int = Field(
+        60, ge=1, description="Messages an authenticated user may start per minute."
+    )
+
+
 class IMAP(Section):
     """The IMAP and IMAPS listeners: size limits of the command reader. The names match
     protocol.imap.connection.IMAPLimits."""
@@ -373,6 +405,12 @@ class Store(Section):
     index_batch: int = Field(
         25, ge=1, le=10_000, description="Messages added to the search index per idle step."
     )
+    # Bounds file descriptors: each open user holds up to 3 SQLite connections (3 fds each).
+    max_open_users: int = Field(
+        1000,
+        ge=0,
+        description="Users' databases kept open, least recently used closed first (0: no limit).",
+    )
 
 
 class Config(Section):
@@ -396,5 +434,8 @@ class Config(Section):
     pop3: POP3 = Field(default_factory=POP3, description="POP3.")
     dns: DNS = Field(default_factory=DNS, description="DNS resolution.")
     smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
+    smtp: SMTPSessions = Field(
+        default_factory=SMTPSessions, description="SMTP sessions: timeouts and rates."
+    )
     imap: IMAP = Field(default_factory=IMAP, description="IMAP server limits.")
     store: Store = Field(default_factory=Store, description="The mail store.")
