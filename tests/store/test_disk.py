@@ -12,7 +12,16 @@ import pytest
 from mailkeep.store import files as files_module
 from mailkeep.store.disk import DiskStore
 from mailkeep.store.errors import StoreTemporaryError
-from mailkeep.store.models import INBOX, Flag, FlagOp, NewMessage, Quota, Recipient, UidSet
+from mailkeep.store.models import (
+    INBOX,
+    Flag,
+    FlagOp,
+    NewMessage,
+    Quota,
+    Recipient,
+    StoreLimits,
+    UidSet,
+)
 from tests.store.conftest import Clock, message
 
 
@@ -186,3 +195,23 @@ def test_search_sees_mail_before_and_after_indexing(tmp_path: Path, clock: Clock
         assert found_early == await store.search(1, inbox, q.Body("ebra cro")) == [1]
 
     run(body, tmp_path, clock)
+
+
+def test_least_recently_used_users_are_closed(tmp_path: Path, clock: Clock) -> None:
+    async def body() -> None:
+        store = DiskStore(tmp_path, clock=clock, limits=StoreLimits(max_open_users=3))
+        try:
+            for user in range(10):
+                await store.append(user, INBOX, [NewMessage(message(f"u{user}"))], Quota())
+                assert len(store._db._users) <= 3
+            for user in range(10):  # reopened on use, nothing lost
+                inbox = await store.status(user, INBOX)
+                assert await store.read_message(user, inbox.id, 1) == message(f"u{user}")
+            await asyncio.gather(
+                *(store.deliver([Recipient(u)], message("again")) for u in range(10))
+            )
+            assert [(await store.status(u, INBOX)).messages for u in range(10)] == [2] * 10
+        finally:
+            await store.close()
+
+    asyncio.run(body())

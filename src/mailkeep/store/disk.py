@@ -77,6 +77,7 @@ class DiskStore:
             clock=clock,
             feed=self._changes,
             index_batch=lambda: self.limits.index_batch,
+            max_open_users=self.limits.max_open_users,
         )
 
     @property

@@ -358,3 +358,4 @@ class StoreLimits:
     max_mailboxes: int = 1000  # per user; bounds LIST output and RENAME fan-out
     io_threads: int = 16  # parallel fsyncs of concurrent deliveries (I/O-bound), and readers
     index_batch: int = 25  # texts moved into FTS per idle flush (~25 ms of writer time)
+    max_open_users: int = 1000  # open databases kept (LRU); each holds up to 3 connections

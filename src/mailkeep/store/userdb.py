@@ -11,6 +11,8 @@ Implementation notes:
   commit order, on the loop thread. No write is acknowledged before its data is durable.
 - A write function returns (result, change-feed events, message files to delete after the
   commit). Files it refers to must be durable before it is queued (files.py).
+- Open users are kept in LRU order; beyond ``max_open_users`` the least recently used idle
+  ones are closed (reopening costs a few milliseconds), so file descriptors stay bounded.
 - Full-text indexing is deferred: delivery queues the decoded text; when a user's write
   queue is empty and no delivery is on its way, the flush moves ``index_batch`` texts into
   FTS5 per step. Search reads both (searchsql.py).
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ from mailkeep.store.files import MessageFiles, fsync_dir, temporary_error
 from mailkeep.store.migrations import migrate
 
 log = logging.getLogger(__name__)
+MAX_IDLE_READERS = 2  # read connections kept open per user; more are opened when needed
 T = TypeVar("T")
 
 
@@ -59,6 +63,7 @@ class UserDb:
     flushing: bool = False
     closing: bool = False
     inflight: int = 0  # deliveries parsing/writing files: their writes will come soon
+    active: int = 0  # reads and writes in progress (loop thread only)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -84,13 +89,15 @@ class UserDatabases:
         clock: Callable[[], datetime],
         feed: ChangeFeed,
         index_batch: Callable[[], int],
+        max_open_users: int = 0,
     ) -> None:
         self.root = root
         self._clock = clock
         self._changes = feed
         self._index_batch = index_batch
         self._executor = ThreadPoolExecutor(threads, "mailkeep-store")
-        self._users: dict[int, UserDb] = {}
+        self._users: OrderedDict[int, UserDb] = OrderedDict()  # least recently used first
+        self._max_open_users = max_open_users
         self._opening: dict[int, asyncio.Lock] = {}
         self._closed = False
 
@@ -124,6 +131,7 @@ class UserDatabases:
     async def get(self, user_id: int) -> UserDb:
         user = self._users.get(user_id)
         if user is not None:
+            self._users.move_to_end(user_id)
             return user
         if self._closed:
             raise StoreTemporaryError("store is closed")
@@ -133,29 +141,56 @@ class UserDatabases:
             if user is None:
                 user = await self.in_pool(lambda: self._open_user(user_id))
                 self._users[user_id] = user
+                self._evict()
         return user
+
+    def _evict(self) -> None:
+        """Close the least recently used idle users beyond ``max_open_users`` (0: never)."""
+        excess = len(self._users) - self._max_open_users
+        if not self._max_open_users or excess <= 0:
+            return
+        for user_id, user in list(self._users.items())[:-1]:
+            if excess <= 0:
+                break
+            with user.lock:
+                idle = not (user.active or user.inflight or user.flushing or user.pending)
+                if idle:
+                    user.closing = True
+            if idle:
+                del self._users[user_id]
+                self._executor.submit(self.close_connections, user)
+                excess -= 1
 
     async def read(self, user_id: int, fn: Callable[[sqlite3.Connection, UserDb], T]) -> T:
         user = await self.get(user_id)
+        user.active += 1
+        try:
+            return await self.in_pool(lambda: self._run_read(user, fn))
+        finally:
+            user.active -= 1
 
-        def run() -> T:
-            with user.lock:
-                conn = user.readers.pop() if user.readers else None
-            if conn is None:
-                conn = connect(user.path / "store.sqlite3", readonly=True)
+    @staticmethod
+    def _run_read(user: UserDb, fn: Callable[[sqlite3.Connection, UserDb], T]) -> T:
+
+        with user.lock:
+            conn = user.readers.pop() if user.readers else None
+        if conn is None:
+            conn = connect(user.path / "store.sqlite3", readonly=True)
+        try:
+            conn.execute("BEGIN")
             try:
-                conn.execute("BEGIN")
-                try:
-                    return fn(conn, user)
-                finally:
-                    conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreTemporaryError(f"reading store failed: {exc}") from exc
+                return fn(conn, user)
             finally:
-                with user.lock:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreTemporaryError(f"reading store failed: {exc}") from exc
+        finally:
+            with user.lock:
+                keep = len(user.readers) < MAX_IDLE_READERS and not user.closing
+                if keep:
                     user.readers.append(conn)
-
-        return await self.in_pool(run)
+            if not keep:
+                conn.close()
 
     async def write(
         self,
@@ -171,7 +206,11 @@ class UserDatabases:
             user.flushing = True
         if start:
             self._executor.submit(self._flush, user)
-        return await future
+        user.active += 1
+        try:
+            return await future
+        finally:
+            user.active -= 1
 
     def _flush(self, user: UserDb) -> None:
         """Apply queued writes in batches, one COMMIT per batch (runs in the pool)."""
