@@ -296,9 +296,17 @@ class DiskStore:
         return await self._db.read(user_id, run)
 
     async def claim_recent(self, user_id: int, mailbox_id: int) -> UidSet:
-        return await self._db.write(
-            user_id, lambda c: (messages.claim_recent(c, mailbox_id), [], [])
-        )
+        def unclaimed(conn: sqlite3.Connection, user: UserDb) -> bool:
+            row = index.mailbox_row_by_id(conn, mailbox_id)
+            return int(row["recent_from"]) < int(row["uidnext"])
+
+        if not await self._db.read(user_id, unclaimed):
+            return UidSet()  # the usual case: no commit (and no fsync) for a SELECT
+
+        def run(conn: sqlite3.Connection) -> tuple[UidSet, list[Change], list[str]]:
+            return messages.claim_recent(conn, mailbox_id), [], []
+
+        return await self._db.write(user_id, run)
 
     # --- messages -------------------------------------------------------------------------
 
