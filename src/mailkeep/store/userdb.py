@@ -39,6 +39,7 @@ from mailkeep.store.files import MessageFiles, fsync_dir, temporary_error
 from mailkeep.store.migrations import migrate
 
 log = logging.getLogger(__name__)
+CHECKPOINT_PAGES = 20_000  # 80 MB of WAL at most under sustained load
 MAX_IDLE_READERS = 2  # read connections kept open per user; more are opened when needed
 T = TypeVar("T")
 
@@ -64,6 +65,7 @@ class UserDb:
     closing: bool = False
     inflight: int = 0  # deliveries parsing/writing files: their writes will come soon
     active: int = 0  # reads and writes in progress (loop thread only)
+    commits_since_checkpoint: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -75,6 +77,9 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # WAL fsynced at every commit: durable
+        # Checkpoints run when the writer is idle (UserDatabases._checkpoint), or, under
+        # sustained load, every CHECKPOINT_PAGES pages of WAL.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
     return conn
 
 
@@ -222,6 +227,9 @@ class UserDatabases:
                 continue
             if not user.closing and not user.inflight and self._index_some(user):
                 continue
+            if user.commits_since_checkpoint and not user.inflight:
+                self._checkpoint(user)
+                continue
             with user.lock:
                 if not user.pending:
                     user.flushing = False
@@ -247,6 +255,7 @@ class UserDatabases:
                     outcomes.append((True, result, events, files))
                 conn.execute("RELEASE op")
             conn.execute("COMMIT")
+            user.commits_since_checkpoint += 1
         except (OSError, sqlite3.Error) as exc:
             log.warning("store commit failed user=%s error=%s", user.user_id, exc)
             if conn.in_transaction:
@@ -274,6 +283,15 @@ class UserDatabases:
         else:
             future.set_exception(value)
 
+    def _checkpoint(self, user: UserDb) -> None:
+        """Copy the WAL back into the database (automatic checkpoints are off so that they
+        happen here, between bursts, rather than inside a delivery's commit)."""
+        user.commits_since_checkpoint = 0
+        try:
+            user.writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("checkpoint failed user=%s error=%s", user.user_id, exc)
+
     def _index_some(self, user: UserDb) -> bool:
         """Index queued texts while nothing else waits; True when some were indexed."""
         conn = user.writer
@@ -281,6 +299,7 @@ class UserDatabases:
             conn.execute("BEGIN IMMEDIATE")
             count = messages.index_pending(conn, self._index_batch())
             conn.execute("COMMIT")
+            user.commits_since_checkpoint += 1
         except sqlite3.Error as exc:
             log.warning("full-text indexing failed user=%s error=%s", user.user_id, exc)
             if conn.in_transaction:
