@@ -1,0 +1,145 @@
+"""SMTP with real third-party clients from Debian: swaks, curl, and Postfix as a sending MTA.
+
+Each test has its own recipient; the message is read back from the store and compared byte
+for byte (after the Return-Path and Received fields the server puts on top).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mailserver import PASSWORD, MailServer, make_server
+from tests.net.test_smtp_server import add_users, addr, mailbox, strip_trace
+from tests.tools import require_tool
+
+USERS = ("sw1", "sw2", "sw3", "sw4", "cu1", "cu2", "pf1", "pf2", "sender")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+    srv = make_server(tmp_path_factory.mktemp("smtp-interop"), "[smtp]\ngreet_pause_seconds = 0\n")
+    add_users(srv, USERS, {})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def message(tag: str, sender: str = "someone@example.org") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {tag}@example.test\r\nSubject: {tag}\r\n"
+        f"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMessage-ID: <{tag}@example.org>\r\n\r\n"
+        f"Hello {tag}\r\n.a leading dot\r\n..two dots\r\n"
+    ).encode()
+
+
+def run(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)  # type: ignore[call-overload,no-any-return]
+
+
+def swaks_base(server: MailServer, listener: str) -> list[str]:
+    return [require_tool("swaks"), "-s", "127.0.0.1", "-p", str(server.ports[listener])]
+
+
+def tls_verify(server: MailServer) -> list[str]:
+    return ["--tls-verify", "--tls-ca-path", str(server.ca_file), "--tls-sni", "localhost"]
+
+
+def write(tmp_path: Path, raw: bytes) -> str:
+    path = tmp_path / "message.eml"
+    path.write_bytes(raw)
+    return str(path)
+
+
+def write_for_swaks(tmp_path: Path, raw: bytes) -> str:
+    """swaks puts CRLF before the final dot itself: give it the data without the last one."""
+    assert raw.endswith(b"\r\n")
+    return write(tmp_path, raw[:-2])
+
+
+def test_swaks_mx_starttls(server: MailServer, tmp_path: Path) -> None:
+    raw = message("sw1")
+    result = run([
+        *swaks_base(server, "smtp"), "-f", "a@example.org", "-t", addr("sw1"),
+        "--tls", *tls_verify(server), "--data", write_for_swaks(tmp_path, raw),
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [stored] = mailbox(server, addr("sw1"))
+    assert b"with ESMTPS id" in stored
+    assert strip_trace(stored) == raw
+
+
+@pytest.mark.parametrize(("mechanism", "user"), [("PLAIN", "sw2"), ("LOGIN", "sw3")])
+def test_swaks_submission_auth_with_pipelining(
+    server: MailServer, tmp_path: Path, mechanism: str, user: str
+) -> None:
+    raw = message(user, sender=addr("sender"))
+    result = run([
+        *swaks_base(server, "submission"), "--tls", *tls_verify(server),
+        "-a", mechanism, "-au", addr("sender"), "-ap", PASSWORD, "--pipeline",
+        "-f", addr("sender"), "-t", addr(user), "--data", write_for_swaks(tmp_path, raw),
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PIPELINING" in result.stdout
+    [stored] = mailbox(server, addr(user))
+    assert b"with ESMTPSA id" in stored
+    assert strip_trace(stored) == raw
+
+
+def test_swaks_submissions_implicit_tls(server: MailServer, tmp_path: Path) -> None:
+    raw = message("sw4", sender=addr("sender"))
+    result = run([
+        *swaks_base(server, "submissions"), "--tlsc", *tls_verify(server),
+        "-a", "PLAIN", "-au", addr("sender"), "-ap", PASSWORD,
+        "-f", addr("sender"), "-t", addr("sw4"), "--data", write_for_swaks(tmp_path, raw),
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [stored] = mailbox(server, addr("sw4"))
+    assert strip_trace(stored) == raw
+
+
+def test_swaks_relay_attempt_is_denied(server: MailServer) -> None:
+    result = run([
+        *swaks_base(server, "smtp"), "-f", "a@example.org", "-t", "victim@remote.example",
+    ])  # fmt: skip
+    assert result.returncode == 24, result.stdout  # 24: no recipient accepted
+    assert "550 5.7.1" in result.stdout
+
+
+def test_swaks_wrong_password_is_refused(server: MailServer) -> None:
+    result = run([
+        *swaks_base(server, "submission"), "--tls", *tls_verify(server),
+        "-a", "PLAIN", "-au", addr("sender"), "-ap", "wrong", "-f", addr("sender"),
+        "-t", addr("sw2"),
+    ])  # fmt: skip
+    assert result.returncode == 28, result.stdout  # 28: authentication failed
+    assert "535 5.7.8" in result.stdout
+
+
+def test_curl_mx_plain(server: MailServer, tmp_path: Path) -> None:
+    curl = require_tool("curl")
+    raw = message("cu1")
+    result = run([
+        curl, "-sS", f"smtp://127.0.0.1:{server.ports['smtp']}/client.example.org",
+        "--mail-from", "a@example.org", "--mail-rcpt", addr("cu1"), "-T", write(tmp_path, raw),
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [stored] = mailbox(server, addr("cu1"))
+    assert b"from client.example.org" in stored
+    assert strip_trace(stored) == raw
+
+
+def test_curl_smtps_submission(server: MailServer, tmp_path: Path) -> None:
+    curl = require_tool("curl")
+    raw = message("cu2", sender=addr("sender"))
+    result = run([
+        curl, "-sS", "--cacert", str(server.ca_file),
+        f"smtps://localhost:{server.ports['submissions']}", "-u", f"{addr('sender')}:{PASSWORD}",
+        "--mail-from", addr("sender"), "--mail-rcpt", addr("cu2"), "-T", write(tmp_path, raw),
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [stored] = mailbox(server, addr("cu2"))
+    assert strip_trace(stored) == raw
