@@ -406,11 +406,12 @@ def parse_message(raw: bytes, *, max_depth: int = 100, max_parts: int = 10000) -
     """Parse ``raw`` (a whole message) into a MessageInfo; never raises."""
     scanner = _Scanner(raw, max_depth, max_parts)
     body, _, headers = scanner.entity(0, 0, ("text", "plain"))
+    envelope = build_envelope(headers)
     return MessageInfo(
         size=len(raw),
         header_size=body.body_start,
         lines=_count_lines(scanner, 0, len(raw)),
-        envelope=build_envelope(headers),
+        envelope=envelope,
         body=body,
-        search=build_search_fields(headers),
+        search=build_search_fields(headers, envelope),
     )

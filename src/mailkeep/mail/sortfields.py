@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from mailkeep.mail.charset import decode_header_value
-from mailkeep.mail.envelope import EnvelopeAddress, parse_address_list
+from mailkeep.mail.envelope import Envelope, EnvelopeAddress
 from mailkeep.mail.headers import HeaderMap
 
 _WSP_RUN = re.compile(r"[ \t\r\n]+")
@@ -114,12 +114,9 @@ class SearchFields:
     display_to: str
 
 
-def _decoded_addresses(header: HeaderMap, name: bytes) -> tuple[tuple[str, str], ...]:
-    value = header.get(name)
-    if value is None:
-        return ()
+def _decoded(addresses: tuple[EnvelopeAddress, ...] | None) -> tuple[tuple[str, str], ...]:
     result = []
-    for address in parse_address_list(value):
+    for address in addresses or ():
         if address.host is None:
             continue  # group markers
         display = decode_header_value(address.name) if address.name else ""
@@ -127,11 +124,8 @@ def _decoded_addresses(header: HeaderMap, name: bytes) -> tuple[tuple[str, str],
     return tuple(result)
 
 
-def _first_mailbox(header: HeaderMap, name: bytes) -> str:
-    value = header.get(name)
-    if value is None:
-        return ""
-    first = _first_address(parse_address_list(value))
+def _first_mailbox(addresses: tuple[EnvelopeAddress, ...] | None) -> str:
+    first = _first_address(addresses or ())
     return "" if first is None else decode_header_value(first.mailbox or b"")
 
 
@@ -168,11 +162,12 @@ def _text_or_none(value: bytes | None) -> str | None:
     return None if value is None else decode_header_value(value)
 
 
-def build_search_fields(header: HeaderMap) -> SearchFields:
-    """Decode the fields SEARCH and SORT use from a message's top header block."""
+def build_search_fields(header: HeaderMap, envelope: Envelope) -> SearchFields:
+    """Decode the fields SEARCH and SORT use from a message's top header block; address
+    lists come from its ``envelope`` (parsed once)."""
     subject = decode_header_value(header.get(b"subject") or b"")
-    from_ = _decoded_addresses(header, b"from")
-    to = _decoded_addresses(header, b"to")
+    from_ = _decoded(envelope.from_)
+    to = _decoded(envelope.to)
     references_raw = header.get(b"references") or b""
     references = tuple(_MSG_ID.findall(decode_header_value(references_raw)))
     return SearchFields(
@@ -180,15 +175,15 @@ def build_search_fields(header: HeaderMap) -> SearchFields:
         base_subject=base_subject(subject),
         from_=from_,
         to=to,
-        cc=_decoded_addresses(header, b"cc"),
-        bcc=_decoded_addresses(header, b"bcc"),
+        cc=_decoded(envelope.cc),
+        bcc=_decoded(envelope.bcc),
         sent=parse_sent_date(header.get(b"date")),
         message_id=_text_or_none(header.get(b"message-id")),
         in_reply_to=_text_or_none(header.get(b"in-reply-to")),
         references=references,
-        sort_from=_first_mailbox(header, b"from"),
-        sort_to=_first_mailbox(header, b"to"),
-        sort_cc=_first_mailbox(header, b"cc"),
+        sort_from=_first_mailbox(envelope.from_),
+        sort_to=_first_mailbox(envelope.to),
+        sort_cc=_first_mailbox(envelope.cc),
         display_from=_display(from_),
         display_to=_display(to),
     )
