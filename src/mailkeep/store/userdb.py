@@ -13,6 +13,7 @@ Implementation notes:
   commit). Files it refers to must be durable before it is queued (files.py).
 - Open users are kept in LRU order; beyond ``max_open_users`` the least recently used idle
   ones are closed (reopening costs a few milliseconds), so file descriptors stay bounded.
+  The bound is soft: a user with work in flight stays open until a later call finds it idle.
 - Full-text indexing is deferred: delivery queues the decoded text; when a user's write
   queue is empty and no delivery is on its way, the flush moves ``index_batch`` texts into
   FTS5 per step. Search reads both (searchsql.py).
@@ -137,6 +138,8 @@ class UserDatabases:
         user = self._users.get(user_id)
         if user is not None:
             self._users.move_to_end(user_id)
+            if len(self._users) > self._max_open_users > 0:
+                self._evict()  # users that were busy at the last opening may be idle now
             return user
         if self._closed:
             raise StoreTemporaryError("store is closed")
@@ -299,7 +302,8 @@ class UserDatabases:
             conn.execute("BEGIN IMMEDIATE")
             count = messages.index_pending(conn, self._index_batch())
             conn.execute("COMMIT")
-            user.commits_since_checkpoint += 1
+            if count:
+                user.commits_since_checkpoint += 1
         except sqlite3.Error as exc:
             log.warning("full-text indexing failed user=%s error=%s", user.user_id, exc)
             if conn.in_transaction:
