@@ -6,7 +6,14 @@ for byte (after the Return-Path and Received fields the server puts on top).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
+import signal
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +150,122 @@ def test_curl_smtps_submission(server: MailServer, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     [stored] = mailbox(server, addr("cu2"))
     assert strip_trace(stored) == raw
+
+
+# --- Postfix as a real sending MTA ------------------------------------------------------------
+
+
+class Postfix:
+    """A private Postfix instance (own config, queue and log under ``root``) whose only
+    route is mailkeep's MX, with TLS required and the certificate verified."""
+
+    def __init__(self, root: Path, mx_port: int, ca_file: Path) -> None:
+        self.root = root
+        self.conf = root / "conf"
+        self.log = root / "maillog"
+        root.chmod(0o755)  # the daemons run as the postfix user
+        for name in ("conf", "queue", "data"):
+            (root / name).mkdir()
+        shutil.chown(root / "data", "postfix")
+        ca = root / "ca.pem"
+        ca.write_bytes(ca_file.read_bytes())
+        ca.chmod(0o644)
+        master = Path("/etc/postfix/master.cf").read_text().splitlines()
+        # No listening smtpd of its own: mail enters through sendmail only.
+        kept = [line for line in master if not line.startswith("smtp      inet")]
+        (self.conf / "master.cf").write_text("\n".join(kept) + "\n")
+        (self.conf / "main.cf").write_text(
+            "\n".join([
+                "compatibility_level = 3.6",
+                f"queue_directory = {root}/queue",
+                f"data_directory = {root}/data",
+                "mail_owner = postfix",
+                "setgid_group = postdrop",
+                "myhostname = relay.example.org",
+                "mydomain = example.org",
+                "myorigin = example.org",
+                "mydestination =",
+                "inet_interfaces = loopback-only",
+                "inet_protocols = ipv4",
+                f"relayhost = [localhost]:{mx_port}",
+                "smtp_tls_security_level = secure",
+                "smtp_tls_secure_cert_match = nexthop",
+                f"smtp_tls_CAfile = {ca}",
+                "smtp_dns_support_level = disabled",
+                "smtp_tls_loglevel = 1",
+                f"maillog_file = {self.log}",
+                f"maillog_file_prefixes = {root}",
+            ]) + "\n"
+        )  # fmt: skip
+        self._postfix("postconf", "-c", str(self.conf), "-F", "*/*/chroot = n")
+
+    @staticmethod
+    def _postfix(*args: str) -> None:
+        result = run(list(args))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def start(self) -> None:
+        self._postfix(require_tool("postfix"), "-c", str(self.conf), "start")
+
+    def stop(self) -> None:
+        run(["postfix", "-c", str(self.conf), "stop"])
+        pid_file = self.root / "queue" / "pid" / "master.pid"
+        if pid_file.exists():  # still there: the master did not stop
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+    def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        result = subprocess.run(
+            ["/usr/sbin/sendmail", "-C", str(self.conf), "-f", sender, "-i", recipient],
+            input=raw,
+            capture_output=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def postfix(server: MailServer) -> Iterator[Postfix]:
+    require_tool("postfix")
+    root = Path(tempfile.mkdtemp(prefix="mailkeep-postfix-"))
+    instance = Postfix(root, server.ports["smtp"], server.ca_file)
+    instance.start()
+    yield instance
+    instance.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for_mail(server: MailServer, address: str, count: int, postfix: Postfix) -> list[bytes]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stored = mailbox(server, address)
+        if len(stored) >= count:
+            return stored
+        time.sleep(0.3)
+    raise AssertionError("postfix did not deliver:\n" + postfix.log_text()[-3000:])
+
+
+def test_postfix_relays_to_the_mx_over_verified_tls(server: MailServer, postfix: Postfix) -> None:
+    raw = message("pf1")
+    postfix.send("someone@example.org", addr("pf1"), raw)
+    [stored] = wait_for_mail(server, addr("pf1"), 1, postfix)
+    # Postfix puts its own Received field on top; ours is above it and names the cipher.
+    assert stored.startswith(
+        b"Return-Path: <someone@example.org>\r\nReceived: from relay.example.org"
+    )
+    assert re.search(rb"with ESMTPS id \w+\r\n\tfor <pf1@example.test>\r\n\ttls TLS_", stored)
+    assert stored.endswith(raw)
+    assert re.search(
+        r"Verified TLS connection established to localhost\[127.0.0.1\]:\d+", postfix.log_text()
+    )
+
+
+def test_postfix_large_message_and_many_recipients(server: MailServer, postfix: Postfix) -> None:
+    body = b"".join(b"line %06d " % i + b"x" * 60 + b"\r\n" for i in range(20000))  # ~1.4 MB
+    raw = message("pf2")[:-2] + b"\r\n" + body
+    postfix.send("someone@example.org", addr("pf2"), raw)
+    [stored] = wait_for_mail(server, addr("pf2"), 1, postfix)
+    assert stored.endswith(raw)
