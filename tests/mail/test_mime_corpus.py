@@ -102,6 +102,7 @@ _STDLIB_READS_AS_MESSAGES = ("message/delivery-status", "message/external-body",
 def test_offsets_and_decoding_agree_with_the_stdlib_oracle() -> None:
     """raw[body_start:body_end], transfer-decoded, equals the stdlib's payload bytes for every
     leaf of every well-formed corpus message (the stdlib as an independent reading)."""
+    corpus_dir("mime")  # skip (or fail in CI) when the corpus is absent
     compared = 0
     for path in MESSAGES:
         raw = read_message(path)
