@@ -154,3 +154,11 @@ def test_every_codec_name_python_knows_decodes_without_raising() -> None:
         for data in samples:
             assert isinstance(decode_text(data, name), str), name
             assert isinstance(decode_header_value(b"=?" + name.encode() + b"?b?/+8=?="), str)
+
+
+@pytest.mark.parametrize("limit", [-10, 0, 1, 7])
+def test_text_for_index_limit_is_exact_and_never_negative(limit: int) -> None:
+    raw = b"Subject: a subject\r\n\r\nsome body text\r\n"
+    text = text_for_index(raw, parse_message(raw), limit=limit)
+    assert len(text) == max(limit, 0)
+    assert "a subject\nsome body text".startswith(text)

@@ -132,6 +132,7 @@ def part_text(raw: bytes, part: Part, max_chars: int) -> str:
 
 def text_for_index(raw: bytes, info: MessageInfo, limit: int = 200_000) -> str:
     """Decoded header values and body text for the full-text index, at most ``limit`` chars."""
+    limit = max(limit, 0)
     search = info.search
     pieces = [search.subject]
     for name, address in (*search.from_, *search.to, *search.cc, *search.bcc):
