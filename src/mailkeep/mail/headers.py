@@ -41,42 +41,38 @@ class HeaderField:
         return self.name.lower()
 
 
-def _line_end(data: bytes, pos: int, stop: int) -> int:
-    """End of the line starting at ``pos`` (after its ending), or ``stop``."""
-    lf = data.find(b"\n", pos, stop)
-    cr = data.find(b"\r", pos, stop if lf < 0 else lf)
-    if cr >= 0:
-        return cr + 2 if cr + 1 == lf else cr + 1
-    return stop if lf < 0 else lf + 1
+def _scan(data: bytes, start: int, stop: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """(name, start, value_start, end) of each field; bytes.splitlines ends lines exactly
+    where this module does (LF, CRLF, lone CR), at C speed."""
+    pos = start
+    name = b""
+    field_start = value_start = -1
+    for line in data[start:stop].splitlines(keepends=True):
+        first = line[:1]
+        if field_start >= 0:
+            if first in (b" ", b"\t"):
+                pos += len(line)
+                continue
+            yield name, field_start, value_start, pos
+            field_start = -1
+        if first in (b"\r", b"\n"):
+            return  # the blank line that ends the header
+        # RFC 5322 2.1.1: a line is at most 998 octets, so a longer name is no name.
+        match = _NAME.match(line, 0, _MAX_LINE)
+        name = b"" if match is None else match.group(1)
+        field_start = pos
+        value_start = pos if match is None else pos + match.end()
+        pos += len(line)
+    if field_start >= 0:
+        yield name, field_start, value_start, pos
 
 
 def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator[HeaderField]:
     """Yield the fields of the header block ``data[start:end]``, stopping at a blank line."""
-    stop = len(data) if end is None else end
-    pos = start
-    current: tuple[bytes, int, int] | None = None
-    while pos < stop:
-        line_end = _line_end(data, pos, stop)
-        if line_end == pos:
-            break
-        first = data[pos : pos + 1]
-        if first in (b" ", b"\t") and current is not None:
-            pos = line_end
-            continue
-        if current is not None:
-            yield HeaderField(current[0], current[1], current[2], pos)
-            current = None
-        if first in (b"\r", b"\n"):
-            break  # the blank line that ends the header
-        # RFC 5322 2.1.1: a line is at most 998 octets, so a longer name is no name.
-        name = _NAME.match(data, pos, min(line_end, pos + _MAX_LINE))
-        if name is None:
-            current = (b"", pos, pos)
-        else:
-            current = (name.group(1), pos, name.end())
-        pos = line_end
-    if current is not None:
-        yield HeaderField(current[0], current[1], current[2], pos)
+    for name, field_start, value_start, field_end in _scan(
+        data, start, len(data) if end is None else end
+    ):
+        yield HeaderField(name, field_start, value_start, field_end)
 
 
 class HeaderMap:
@@ -89,12 +85,19 @@ class HeaderMap:
     ) -> None:
         """Index ``data[start:end]``; values longer than ``max_value`` octets are cut there."""
         values: dict[bytes, list[bytes]] = {}
-        for field in iter_fields(data, start, end):
-            if field.name:
-                stop = field.end
+        stop_all = len(data) if end is None else end
+        for name, _, value_start, field_end in _scan(data, start, stop_all):
+            if name:
+                stop = field_end
                 if max_value is not None:
-                    stop = min(stop, field.value_start + max_value)
-                values.setdefault(field.key, []).append(unfold(data[field.value_start : stop]))
+                    stop = min(stop, value_start + max_value)
+                key = name.lower()
+                value = unfold(data[value_start:stop])
+                found = values.get(key)
+                if found is None:
+                    values[key] = [value]
+                else:
+                    found.append(value)
         self._values = values
 
     def get(self, name: bytes) -> bytes | None:
@@ -109,7 +112,10 @@ class HeaderMap:
 
 def unfold(value: bytes) -> bytes:
     """Remove the line breaks of folding (RFC 5322 2.2.3) and the outer white space."""
-    return _FOLD.sub(b"", value).strip(b" \t")
+    value = value.strip(b" \t\r\n")
+    if b"\n" in value or b"\r" in value:
+        value = _FOLD.sub(b"", value)
+    return value
 
 
 def _name_pattern(name: bytes) -> re.Pattern[bytes]:
