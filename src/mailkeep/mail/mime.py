@@ -11,9 +11,14 @@ Implementation notes (invariants):
 - Offsets are absolute in the message and nested: for every part
   ``header_start <= body_start <= body_end <= len(raw)``; children lie inside their parent's
   body; an embedded message's body part starts at its container's ``body_start``.
-- Linear time: one forward cursor over boundary candidates (lines starting with "--"); the
-  open boundaries of all enclosing multiparts live in one dict, so each candidate line is
-  examined once, whatever the nesting. Header searches are bounded by the next boundary.
+- Linear time: each open boundary is looked for with ``bytes.find`` of line ending + "--" +
+  boundary, and each nesting level remembers how far it has searched, so no level rescans
+  the message (a level costs at most one pass, and levels are capped). Header searches are
+  bounded by the next delimiter, so a part without a blank line cannot make them run on.
+- Delimiters follow RFC 2046 5.1.1 strictly: "--" + boundary at a line start, then only
+  white space ("--" more for the close); a line merely starting with it is content. On a
+  tie (the same boundary nested) the innermost multipart owns the line.
+- Header field values kept for ENVELOPE and search are cut at MAX_FIELD_OCTETS.
 - Line endings: LF or CRLF; a message with no LF at all is read with lone-CR endings. The
   line ending before a boundary belongs to the boundary (RFC 2046 5.1.1).
 - Limits: below ``max_depth`` nesting levels and ``max_parts`` parts; past them a multipart
