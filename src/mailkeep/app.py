@@ -32,8 +32,10 @@ from mailkeep.delivery.routing import Router
 from mailkeep.delivery.submission import SubmissionPolicy
 from mailkeep.log import setup_logging
 from mailkeep.net.connection import Connection, ConnectionHandler, Timeouts
+from mailkeep.net.imap.server import IMAPServer
+from mailkeep.net.imap.session import IMAPSettings
+from mailkeep.net.imap.session import Services as IMAPServices
 from mailkeep.net.listeners import Listeners, ListenerSpec
-from mailkeep.net.placeholder import imap_not_available
 from mailkeep.net.pop3_server import POP3Limits, POP3Server
 from mailkeep.net.smtp_server import SMTPServer, SMTPSettings
 from mailkeep.privileges import (
@@ -44,6 +46,7 @@ from mailkeep.privileges import (
     prepare_data_dir,
     run_as_user,
 )
+from mailkeep.protocol.imap.connection import IMAPLimits
 from mailkeep.protocol.smtp.settings import ServerLimits
 from mailkeep.queue.spool import Spool
 from mailkeep.store.disk import DiskStore
@@ -111,7 +114,7 @@ def protocol_handlers(config: Config, services: Services) -> dict[str, Connectio
     return {
         "smtp": smtp_server(config, services, mx=True),
         "submission": smtp_server(config, services, mx=False),
-        "imap": imap_not_available(config.hostname),
+        "imap": imap_server(config, services),
         "pop3": POP3Server(
             hostname=config.hostname,
             directory=services.directory,
@@ -125,6 +128,25 @@ def protocol_handlers(config: Config, services: Services) -> dict[str, Connectio
             ),
         ),
     }
+
+
+def imap_server(config: Config, services: Services) -> IMAPServer:
+    """The IMAP/IMAPS server: the core's size limits and the adapter's session limits."""
+    imap = config.imap
+    limit_names = {f.name for f in dataclasses.fields(IMAPLimits)}
+    settings = IMAPSettings(
+        autologout=imap.autologout_seconds,
+        login_timeout=imap.login_timeout_seconds,
+        max_connections_per_ip=imap.max_connections_per_ip,
+        max_connections_per_user=imap.max_connections_per_user,
+        max_bad_commands=imap.max_bad_commands,
+        max_commands_before_login=imap.max_commands_before_login,
+        max_append_message=imap.max_message,
+    )
+    shared = IMAPServices(
+        config.hostname, services.directory, services.store, services.throttle, settings
+    )
+    return IMAPServer(shared, IMAPLimits(**imap.model_dump(include=limit_names)))
 
 
 def spool_root(config: Config) -> Path:

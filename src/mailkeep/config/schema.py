@@ -355,6 +355,29 @@ class IMAP(Section):
     max_literal_before_login: int = Field(
         8192, ge=1024, le=65536, description="The largest literal accepted before login."
     )
+    # RFC 9051 5.4: an autologout timer must be at least 30 minutes once logged in.
+    autologout_seconds: float = Field(
+        1800.0, ge=1800, description="Log out a logged-in session idle this long."
+    )
+    # Before login a client only greets and logs in; a silent one holds a slot for nothing.
+    login_timeout_seconds: float = Field(
+        60.0, ge=10, le=1800, description="Close a session idle this long before login."
+    )
+    # Clients open a few connections each (IDLE per folder); a NAT can hide several.
+    max_connections_per_ip: int = Field(
+        50, ge=1, description="Simultaneous IMAP connections from one client IP."
+    )
+    # Dovecot's mail_max_userip_connections is 10 per user and IP; allow several devices.
+    max_connections_per_user: int = Field(
+        30, ge=1, description="Simultaneous logged-in IMAP sessions of one user."
+    )
+    max_bad_commands: int = Field(
+        20, ge=1, le=1000, description="Bad commands before the session is closed."
+    )
+    # CAPABILITY, STARTTLS, ID and the login itself need a handful.
+    max_commands_before_login: int = Field(
+        20, ge=5, le=1000, description="Commands allowed before login succeeds."
+    )
 
     @model_validator(mode="after")
     def _command_holds_a_message(self) -> Self:

@@ -1,0 +1,118 @@
+"""LOGIN and AUTHENTICATE (RFC 9051 6.2.2, 6.2.3; RFC 4959 SASL-IR; RFC 4616 PLAIN).
+
+Credentials are accepted only over TLS: on the plaintext port before STARTTLS the answer is
+NO [PRIVACYREQUIRED] (RFC 9051 6.2.3 LOGINDISABLED). Failures are counted by the shared
+login throttle (per IP and per login name) and answered after its delay; a locked-out IP or
+name is refused without looking at the password. Passwords never reach a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mailkeep import log as logctx
+from mailkeep.accounts.models import User
+from mailkeep.net.imap.capability import capabilities
+from mailkeep.net.imap.session import Session
+from mailkeep.protocol.imap import commands as c
+from mailkeep.protocol.imap import responses as r
+from mailkeep.protocol.imap.responses import Code, Continuation, StatusResponse
+from mailkeep.protocol.imap.values import Atom
+from mailkeep.protocol.sasl import (
+    Challenge,
+    Failure,
+    NeedCheck,
+    PasswordCheck,
+    Step,
+    new_mechanism,
+)
+
+log = logging.getLogger(__name__)
+
+MECHANISMS = ("PLAIN",)  # over TLS only; SCRAM needs stored keys the directory lacks
+NO_MECHANISM = r.no("unsupported authentication mechanism", Code("CANNOT"))
+NO_TOO_MANY_SESSIONS = r.no("too many sessions for this user", Code("LIMIT"))  # RFC 5530
+
+
+async def login(session: Session, command: c.Login) -> StatusResponse:
+    if session.conn.tls is None:
+        return r.NO_LOGIN_DISABLED
+    return await _check(session, "", command.username, command.password)
+
+
+async def authenticate(
+    session: Session, tag: str, command: c.Authenticate
+) -> StatusResponse | None:
+    """Start AUTHENTICATE; None when a challenge was sent (the exchange goes on in
+    ``sasl_response``)."""
+    if session.conn.tls is None:
+        return r.NO_LOGIN_DISABLED
+    mechanism = new_mechanism(command.mechanism) if command.mechanism in MECHANISMS else None
+    if mechanism is None:
+        return NO_MECHANISM
+    session.sasl = (tag, mechanism)
+    return await _step(session, mechanism.start(command.initial_response))
+
+
+async def sasl_response(session: Session, data: bytes) -> StatusResponse | None:
+    assert session.sasl is not None
+    return await _step(session, session.sasl[1].respond(data))
+
+
+async def _step(session: Session, step: Step) -> StatusResponse | None:
+    if isinstance(step, Challenge):
+        await session.send(Continuation(data=step.data))
+        return None
+    session.sasl = None
+    if isinstance(step, NeedCheck) and isinstance(step.request, PasswordCheck):
+        request = step.request
+        return await _check(session, request.authzid, request.authcid, request.password)
+    if isinstance(step, Failure):
+        log.info("imap authentication failed", extra={"reason": step.reason})
+    return r.NO_AUTH_FAILED
+
+
+async def _check(session: Session, authzid: str, login_name: str, password: str) -> StatusResponse:
+    services = session.services
+    ip = session.conn.peer.host
+    if services.throttle.locked(ip, login_name):
+        log.info("imap login refused: locked out", extra={"login": login_name})
+        return r.NO_AUTH_FAILED
+    user = None
+    if not authzid or authzid == login_name:
+        user = await asyncio.to_thread(services.directory.authenticate, login_name, password)
+    if user is None:
+        delay = services.throttle.record_failure(ip, login_name)
+        log.info("imap login failed", extra={"login": login_name, "delay": delay})
+        await asyncio.sleep(delay)
+        return r.NO_AUTH_FAILED
+    services.throttle.record_success(ip, login_name)
+    return start_session(session, user)
+
+
+def start_session(session: Session, user: User) -> StatusResponse:
+    services = session.services
+    if services.per_user[user.id] >= services.settings.max_connections_per_user:
+        log.info("imap login refused: too many sessions", extra={"user": str(user.address)})
+        return NO_TOO_MANY_SESSIONS
+    services.per_user[user.id] += 1
+    session.user = user
+    session.subscription = services.store.changes.subscribe(user.id)
+    logctx.account.set(str(user.address))
+    log.info("imap login")
+    caps = tuple(Atom(cap) for cap in capabilities(session))
+    return r.ok("logged in", Code("CAPABILITY", caps))
+
+
+def end_session(session: Session) -> None:
+    """Release what login took (called once when the connection ends)."""
+    if session.subscription is not None:
+        session.subscription.close()
+        session.subscription = None
+    user = session.user
+    if user is not None:
+        per_user = session.services.per_user
+        per_user[user.id] -= 1
+        if per_user[user.id] <= 0:
+            del per_user[user.id]

@@ -1,0 +1,42 @@
+"""CAPABILITY (RFC 9051 6.1.1, 7.2.2): only what this server fully implements.
+
+Before TLS on the plaintext port: STARTTLS and LOGINDISABLED (RFC 9051 6.2.3), no AUTH=
+mechanisms. Before login: the login-related capabilities. After login: the extensions.
+"""
+
+from __future__ import annotations
+
+from mailkeep.net.imap.session import Session
+
+BEFORE_LOGIN = ("IMAP4rev1", "IMAP4rev2", "ID", "ENABLE", "LITERAL+", "SASL-IR")
+AFTER_LOGIN = (
+    "IMAP4rev1",
+    "IMAP4rev2",
+    "ID",
+    "ENABLE",
+    "LITERAL+",
+    "IDLE",
+    "NAMESPACE",
+    "UNSELECT",
+    "UIDPLUS",
+    "MOVE",
+    "CHILDREN",  # RFC 3348: \\HasChildren / \\HasNoChildren
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "ESEARCH",
+    "SEARCHRES",
+    "STATUS=SIZE",
+    "MULTIAPPEND",
+    "BINARY",
+)
+
+
+def capabilities(session: Session) -> list[str]:
+    if session.user is not None:
+        limit = session.services.settings.max_append_message
+        return [*AFTER_LOGIN, f"APPENDLIMIT={limit}"]
+    if session.conn.tls is None:
+        return [*BEFORE_LOGIN, "STARTTLS", "LOGINDISABLED"]
+    return [*BEFORE_LOGIN, "AUTH=PLAIN"]

@@ -1,0 +1,226 @@
+"""Per-session state of one IMAP connection, and the output path handlers write through.
+
+RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1): which one is in force is ``rev2``, set by
+``ENABLE IMAP4rev2`` (RFC 9051 6.3.1); \\Recent exists only in IMAP4rev1 sessions.
+
+Implementation notes (invariants):
+- ``selected`` is None exactly when the core is not in SELECTED state after a completed
+  command; SELECT replaces it, CLOSE/UNSELECT/failed SELECT clear it.
+- Message numbers come only from ``selected.seqmap`` (what the client was told);
+  changes from the store's feed are applied to it by ``absorb_changes`` and reported by
+  ``pending_updates`` at the moments RFC 9051 7.4.1 allows.
+- ``own_changes`` holds (uid, modseq) of flag changes this session made and reported
+  itself, so the feed's echo of them is not reported twice.
+- Output is buffered in ``_out`` and written when it grows past ``FLUSH_AT`` or when the
+  server flushes before reading: many small untagged responses become few writes.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mailkeep.accounts.directory import Directory
+from mailkeep.accounts.models import User
+from mailkeep.accounts.throttle import LoginThrottle
+from mailkeep.net.connection import Connection
+from mailkeep.protocol.imap.connection import IMAPServerConnection
+from mailkeep.protocol.imap.responses import Data, Response
+from mailkeep.protocol.imap.sequence import SequenceSet
+from mailkeep.protocol.imap.sequencemap import SequenceMap
+from mailkeep.protocol.imap.values import Atom, Stream, Value
+from mailkeep.protocol.sasl import ServerMechanism
+from mailkeep.store.changes import (
+    Change,
+    FlagsChanged,
+    MessagesAdded,
+    MessagesExpunged,
+    Subscription,
+)
+from mailkeep.store.interface import MailStore
+from mailkeep.store.models import Flag, Quota, UidSet
+
+FLUSH_AT = 64 * 1024  # buffered output octets that trigger a write
+
+#: streams a ``Stream`` value's octets to the connection (the fetch handler supplies it)
+StreamWriter = Callable[[Stream], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IMAPSettings:
+    """The adapter's limits (the [imap] config section's session fields)."""
+
+    # RFC 9051 5.4: an autologout timer must be at least 30 minutes once logged in
+    autologout: float = 1800.0
+    login_timeout: float = 60.0  # before login: no legitimate client idles here
+    max_connections_per_ip: int = 50
+    max_connections_per_user: int = 30
+    max_bad_commands: int = 20
+    max_commands_before_login: int = 20
+    max_append_message: int = 50 * 1024 * 1024  # APPENDLIMIT, from IMAPLimits.max_message
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the command handlers work with, shared by every session."""
+
+    hostname: str
+    directory: Directory
+    store: MailStore
+    throttle: LoginThrottle
+    settings: IMAPSettings
+    #: logged-in sessions per user id (for max_connections_per_user)
+    per_user: collections.Counter[int] = field(default_factory=collections.Counter)
+
+
+@dataclass(slots=True)
+class Selected:
+    """The selected mailbox of a session."""
+
+    mailbox_id: int
+    name: str
+    read_only: bool
+    uidvalidity: int
+    seqmap: SequenceMap
+    #: IMAP4rev1 \\Recent: UIDs this session alone was handed by ``claim_recent``
+    recent: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Session:
+    """Everything one connection knows between commands."""
+
+    conn: Connection
+    core: IMAPServerConnection
+    services: Services
+    user: User | None = None
+    #: the tag of the command being answered (ESEARCH echoes it)
+    tag: str | None = None
+    selected: Selected | None = None
+    rev2: bool = False
+    #: SEARCHRES (RFC 5182): the saved result, as UIDs so expunges cannot shift it
+    saved_uids: tuple[int, ...] = ()
+    subscription: Subscription | None = None
+    #: an AUTHENTICATE exchange in progress: (tag, mechanism)
+    sasl: tuple[str, ServerMechanism] | None = None
+    #: the tag of an IDLE in progress
+    idle_tag: str | None = None
+    #: commands before login (bounded by the config)
+    commands_before_login: int = 0
+    own_changes: set[tuple[int, int]] = field(default_factory=set)
+    new_uids_seen: bool = False  # a MessagesAdded for the selected mailbox arrived
+    _out: bytearray = field(default_factory=bytearray)
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> int:
+        assert self.user is not None, "handler needs an authenticated session"
+        return self.user.id
+
+    @property
+    def quota(self) -> Quota:
+        assert self.user is not None
+        return Quota(self.user.quota_bytes, self.user.quota_messages)
+
+    def require_selected(self) -> Selected:
+        assert self.selected is not None, "the core allows this only in SELECTED state"
+        return self.selected
+
+    def resolve(self, sequence: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        """(sequence number, UID) of each message ``sequence`` names, "$" included
+        (RFC 5182 2.1); CommandSyntaxError (BAD) for numbers beyond EXISTS."""
+        seqmap = self.require_selected().seqmap
+        saved: tuple[tuple[int, int], ...] = ()
+        if sequence.saved:
+            if uid:
+                saved = UidSet.of(self.saved_uids).ranges
+            else:
+                numbers = (seqmap.number_of(u) for u in self.saved_uids)
+                saved = UidSet.of(n for n in numbers if n is not None).ranges
+        return seqmap.resolve(sequence, uid, saved)
+
+    # -- output ----------------------------------------------------------------------------
+
+    async def send(self, response: Response) -> None:
+        """Encode and queue one response (written at once when the buffer is large)."""
+        self._out += self.core.send(response)
+        if len(self._out) >= FLUSH_AT:
+            await self.flush()
+
+    async def send_chunks(self, response: Response, write_stream: StreamWriter) -> None:
+        """Send a response holding streamed literals; ``write_stream`` writes each one."""
+        for chunk in self.core.send_chunks(response):
+            if isinstance(chunk, bytes):
+                self._out += chunk
+            else:
+                await self.flush()
+                await write_stream(chunk)
+        if len(self._out) >= FLUSH_AT:
+            await self.flush()
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes the core produced itself (a literal's "+" continuation)."""
+        self._out += data
+
+    async def write_raw(self, data: bytes) -> None:
+        """Octets of a streamed literal, after what is buffered."""
+        await self.flush()
+        await self.conn.write(data)
+
+    async def flush(self) -> None:
+        if self._out:
+            data = bytes(self._out)
+            self._out.clear()
+            await self.conn.write(data)
+
+    # -- flags as the client sees them -----------------------------------------------------
+
+    def flag_names(self, uid: int, flags: Flag, keywords: Iterable[str]) -> list[Value]:
+        names: list[Value] = [Atom(n) for n in flags.imap_names]
+        selected = self.selected
+        if not self.rev2 and selected is not None and uid in selected.recent:
+            names.append(Atom("\\Recent"))
+        names += [Atom(k) for k in sorted(keywords)]
+        return names
+
+    # -- changes from other sessions -------------------------------------------------------
+
+    def absorb_changes(self, changes: Sequence[Change]) -> None:
+        """Apply the feed's changes for the selected mailbox to the sequence map."""
+        selected = self.selected
+        if selected is None:
+            return
+        box = selected.mailbox_id
+        for change in changes:
+            if change.mailbox_id != box:
+                continue
+            if isinstance(change, MessagesAdded):
+                selected.seqmap.add(change.uids)
+                self.new_uids_seen = True
+            elif isinstance(change, MessagesExpunged):
+                selected.seqmap.expunge(change.uids)
+                selected.recent.difference_update(change.uids)
+            elif isinstance(change, FlagsChanged):
+                for fc in change.changes:
+                    if (fc.uid, fc.modseq) in self.own_changes:
+                        self.own_changes.discard((fc.uid, fc.modseq))
+                        continue
+                    names = self.flag_names(fc.uid, fc.flags, fc.keywords)
+                    selected.seqmap.flags_changed(fc.uid, [Atom("FLAGS"), names])
+
+    def pending_updates(self, allow_expunge: bool) -> list[Data]:
+        """The untagged EXPUNGE/EXISTS/FETCH responses to send now (and RECENT in rev1)."""
+        selected = self.selected
+        if selected is None:
+            return []
+        updates = selected.seqmap.updates(allow_expunge)
+        if not self.rev2 and any(_is_exists(d) for d in updates):
+            recent = sum(1 for u in selected.recent if selected.seqmap.number_of(u))
+            updates.append(Data((recent, Atom("RECENT"))))
+        return updates
+
+
+def _is_exists(data: Data) -> bool:
+    return len(data.values) == 2 and data.values[1] == Atom("EXISTS")

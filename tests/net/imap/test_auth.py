@@ -1,0 +1,133 @@
+"""Greeting, CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN (SASL-IR), ID, ENABLE, LOGOUT."""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import socket
+import ssl
+from collections.abc import Callable
+
+import pytest
+
+from tests.mailserver import PASSWORD, MailServer
+from tests.net.imap.conftest import ALICE, imaps, tls_context
+
+
+def plain(server: MailServer) -> imaplib.IMAP4:
+    return imaplib.IMAP4("localhost", server.ports["imap"], timeout=20)
+
+
+def test_plaintext_port_disables_login_until_starttls(server: MailServer) -> None:
+    client = plain(server)
+    try:
+        caps = client.capabilities
+        assert "LOGINDISABLED" in caps and "STARTTLS" in caps
+        assert not any(c.startswith("AUTH=") for c in caps)
+        typ, data = client._simple_command("LOGIN", ALICE, '"' + PASSWORD + '"')  # type: ignore[attr-defined]
+        assert typ == "NO" and data[0].startswith(b"[PRIVACYREQUIRED]")
+    finally:
+        client.shutdown()
+
+
+def test_starttls_then_login(server: MailServer) -> None:
+    client = plain(server)
+    try:
+        client.starttls(tls_context(server))
+        assert "LOGINDISABLED" not in client.capabilities
+        assert "AUTH=PLAIN" in client.capabilities
+        typ, _ = client.login(ALICE, PASSWORD)
+        assert typ == "OK"
+        typ, data = client.capability()
+        assert b"IDLE" in data[0] and b"UIDPLUS" in data[0]
+    finally:
+        client.logout()
+
+
+def test_starttls_twice_is_bad(server: MailServer) -> None:
+    client = plain(server)
+    try:
+        client.starttls(tls_context(server))
+        with pytest.raises(imaplib.IMAP4.error, match="TLS is already active"):
+            client._simple_command("STARTTLS")  # type: ignore[attr-defined]
+    finally:
+        client.logout()
+
+
+def test_wrong_password_is_authenticationfailed(server: MailServer) -> None:
+    client = imaps(server, None)
+    try:
+        with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+            client.login(ALICE, "wrong")
+        typ, _ = client.login(ALICE, PASSWORD)  # the session goes on
+        assert typ == "OK"
+    finally:
+        client.logout()
+
+
+def test_authenticate_plain_with_challenge(server: MailServer) -> None:
+    client = imaps(server, None)
+    try:
+        token = f"\0{ALICE}\0{PASSWORD}".encode()
+        typ, _data = client.authenticate("PLAIN", lambda _challenge: token)
+        assert typ == "OK"
+        assert client.state == "AUTH"
+    finally:
+        client.logout()
+
+
+def raw_session(server: MailServer) -> ssl.SSLSocket:
+    sock = socket.create_connection(("127.0.0.1", server.ports["imaps"]), timeout=20)
+    return tls_context(server).wrap_socket(sock, server_hostname="localhost")
+
+
+def exchange(sock: ssl.SSLSocket, line: bytes, tag: bytes) -> bytes:
+    sock.sendall(line + b"\r\n")
+    out = b""
+    while not any(ln.startswith(tag + b" ") for ln in out.split(b"\r\n")):
+        chunk = sock.recv(65536)
+        assert chunk, out
+        out += chunk
+    return out
+
+
+def test_authenticate_plain_sasl_ir_and_id_enable(server: MailServer) -> None:
+    sock = raw_session(server)
+    try:
+        greeting = sock.recv(4096)
+        assert greeting.startswith(b"* OK [CAPABILITY ") and b"SASL-IR" in greeting
+        out = exchange(sock, b"a1 ID NIL", b"a1")
+        assert b'* ID ("name" "mailkeep"' in out
+        ir = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode())
+        out = exchange(sock, b"a2 AUTHENTICATE PLAIN " + ir, b"a2")
+        assert out.startswith(b"a2 OK [CAPABILITY IMAP4rev1 IMAP4rev2"), out
+        out = exchange(sock, b"a3 ENABLE IMAP4rev2", b"a3")
+        assert b"* ENABLED IMAP4rev2\r\n" in out
+        out = exchange(sock, b"a4 SELECT INBOX", b"a4")
+        assert b"RECENT" not in out  # IMAP4rev2 has no \Recent
+        assert b'* LIST () "/" "INBOX"' in out or b'* LIST () "/" INBOX' in out
+        out = exchange(sock, b"a5 SEARCH ALL", b"a5")
+        assert b'* ESEARCH (TAG "a5") ALL 1' in out  # RFC 9051 answers with ESEARCH
+        out = exchange(sock, b"a6 LOGOUT", b"a6")
+        assert b"* BYE" in out and b"a6 OK" in out
+    finally:
+        sock.close()
+
+
+def test_commands_need_login(server: MailServer) -> None:
+    sock = raw_session(server)
+    try:
+        sock.recv(4096)
+        out = exchange(sock, b"x1 SELECT INBOX", b"x1")
+        assert out.startswith(b"x1 BAD")
+        out = exchange(sock, b"x2 NOOP", b"x2")
+        assert out.startswith(b"x2 OK")
+    finally:
+        sock.close()
+
+
+def test_bad_commands_keep_the_session(connect: Callable[..., imaplib.IMAP4_SSL]) -> None:
+    client = connect()
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        client.xatom("FROBNICATE")
+    assert client.noop()[0] == "OK"
