@@ -436,6 +436,104 @@ class Store(Section):
     )
 
 
+TLSLevelName = Literal["none", "may", "encrypt", "verify"]
+
+
+class Outbound(Section):
+    """Delivery to other servers: the queue's retries and the SMTP client."""
+
+    port: int = Field(
+        25, ge=1, le=65535, description="TCP port used to reach MX hosts (tests change it)."
+    )
+    # RFC 5321 4.5.4.1: retry with back-off; 5 min doubling to 4 h is common practice.
+    retry_first_seconds: float = Field(
+        300.0, ge=1, description="Wait before the first retry of a deferred recipient; doubles."
+    )
+    retry_max_seconds: float = Field(
+        14400.0, ge=1, description="The longest wait between two retries."
+    )
+    # RFC 3464 delay notification; 4 h as Postfix's delay_warning_time suggests.
+    delay_warning_seconds: float = Field(
+        14400.0, ge=0, description="Tell the sender after this long undelivered (0: never)."
+    )
+    # RFC 5321 4.5.4.1: give up after at least 4-5 days.
+    give_up_seconds: float = Field(
+        432000.0, ge=60, description="Bounce a message still undelivered after this long."
+    )
+    # Bounds sockets and memory: each connection holds one batch.
+    max_connections: int = Field(
+        100, ge=1, le=10_000, description="Outgoing SMTP connections open at once, in all."
+    )
+    # Receivers throttle senders that open many connections; Postfix uses 20.
+    max_connections_per_domain: int = Field(
+        10, ge=1, le=1000, description="Outgoing connections open at once to one domain."
+    )
+    max_messages_per_connection: int = Field(
+        100, ge=1, le=10_000, description="Messages sent over one connection before it closes."
+    )
+    scan_interval_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often the queue looks for due messages."
+    )
+    connect_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="How long to wait for a TCP connection to an MX."
+    )
+    # RFC 5321 4.5.3.2.1-6: the client's minimum timeouts.
+    greeting_timeout_seconds: float = Field(
+        300.0, gt=0, description="Wait for the 220 greeting (RFC 5321: 5 minutes)."
+    )
+    command_timeout_seconds: float = Field(
+        300.0, gt=0, description="Wait for a reply to EHLO, MAIL, RCPT (RFC 5321: 5 minutes)."
+    )
+    data_init_timeout_seconds: float = Field(
+        120.0, gt=0, description="Wait for the 354 to DATA (RFC 5321: 2 minutes)."
+    )
+    data_block_timeout_seconds: float = Field(
+        180.0, gt=0, description="Wait for the peer to take each block of the message (3 min)."
+    )
+    data_end_timeout_seconds: float = Field(
+        600.0, gt=0, description="Wait for the reply to the message's end (RFC 5321: 10 min)."
+    )
+    tls: TLSLevelName = Field(
+        "may",
+        description="TLS to MX hosts: none, may (STARTTLS when offered), encrypt (required), "
+        "verify (required, certificate checked). MTA-STS and DANE raise it per domain.",
+    )
+    domain_tls: dict[str, TLSLevelName] = Field(
+        default_factory=dict,
+        examples=[{"example.org": "verify"}],
+        description="Per-domain TLS level, overriding tls (and MTA-STS) for that domain.",
+    )
+    ca_file: Path | None = Field(
+        None, description="CA certificates to verify peers with; absent: the system's."
+    )
+    ipv6: bool = Field(True, description="Try MX hosts' IPv6 addresses (before IPv4).")
+    relay_host: HostPort | None = Field(
+        None,
+        examples=["smtp.provider.example:587"],
+        description="Send all remote mail through this smart host instead of MX lookups.",
+    )
+    domain_relays: dict[str, HostPort] = Field(
+        default_factory=dict,
+        examples=[{"example.org": "relay.example.org:587"}],
+        description="Smart hosts for single domains (same credentials as relay_host).",
+    )
+    relay_user: str | None = Field(None, description="AUTH PLAIN user name at the smart host.")
+    relay_password_file: Path | None = Field(
+        None, description="File holding the smart host password (first line)."
+    )
+    relay_tls: Literal["encrypt", "verify"] = Field(
+        "verify", description="TLS to the smart host: always required; verify checks its name."
+    )
+
+    @model_validator(mode="after")
+    def _retry_bounds(self) -> Self:
+        if self.retry_max_seconds < self.retry_first_seconds:
+            raise ValueError("retry_max_seconds must be at least retry_first_seconds")
+        if bool(self.relay_user) != bool(self.relay_password_file):
+            raise ValueError("relay_user and relay_password_file go together")
+        return self
+
+
 class Config(Section):
     """The whole mailkeep.toml."""
 
@@ -462,3 +560,6 @@ class Config(Section):
     )
     imap: IMAP = Field(default_factory=IMAP, description="IMAP server limits.")
     store: Store = Field(default_factory=Store, description="The mail store.")
+    outbound: Outbound = Field(
+        default_factory=Outbound, description="Delivery to other servers (the queue)."
+    )
