@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 
 from mailkeep.accounts.directory import Directory
-from mailkeep.accounts.models import Outcome, User
+from mailkeep.accounts.models import Outcome, Resolution, User
 from mailkeep.mail.address import Address
 from mailkeep.protocol.smtp.replies import Reply
 from mailkeep.store.interface import MailStore
@@ -54,17 +54,14 @@ class Router:
     async def route(self, address: Address, *, size: int | None, relay: bool) -> Route | Reply:
         """The route for ``address``, or the reply refusing it. ``relay``: a remote address
         is accepted as a remote recipient (authenticated submission); otherwise refused."""
-        resolution = await asyncio.to_thread(self.directory.resolve, address)
+        resolution, users = await asyncio.to_thread(self._lookup, address)
         if resolution.outcome is Outcome.NOT_LOCAL_DOMAIN and relay:
             return Route((), (address,))
         if resolution.outcome is not Outcome.DELIVER:
             return _OUTCOME_REPLIES[resolution.outcome]
         local: list[Recipient] = []
         refusal: Reply | None = None
-        for target in resolution.local:
-            user = await asyncio.to_thread(self.directory.user_by_id, target.user_id)
-            if user is None or user.disabled:
-                continue
+        for user in users:
             problem = await self._quota_problem(user, size)
             if problem is not None:
                 refusal = refusal or problem
@@ -73,6 +70,16 @@ class Router:
         if not local and not resolution.remote:
             return refusal or NO_SUCH_USER
         return Route(tuple(local), resolution.remote)
+
+    def _lookup(self, address: Address) -> tuple[Resolution, list[User]]:
+        """Resolution and the enabled users it reaches, in one trip to a worker thread."""
+        resolution = self.directory.resolve(address)
+        users = []
+        for target in resolution.local:
+            user = self.directory.user_by_id(target.user_id)
+            if user is not None and not user.disabled:
+                users.append(user)
+        return resolution, users
 
     async def _quota_problem(self, user: User, size: int | None) -> Reply | None:
         """RFC 1870 6.1 and RFC 3463: a declared SIZE over the whole quota can never fit
