@@ -361,7 +361,7 @@ class IMAP(Section):
     )
     # Before login a client only greets and logs in; a silent one holds a slot for nothing.
     login_timeout_seconds: float = Field(
-        60.0, ge=10, le=1800, description="Close a session idle this long before login."
+        60.0, ge=1, le=1800, description="Close a session idle this long before login."
     )
     # Clients open a few connections each (IDLE per folder); a NAT can hide several.
     max_connections_per_ip: int = Field(
