@@ -223,6 +223,7 @@ def test_encoded_message_rfc822_is_a_leaf() -> None:
     )
     info = parse_message(raw)
     assert info.body.message is None
+    assert (info.body.type, info.body.subtype) == ("application", "octet-stream")
     assert info.body.encoding == "base64"
 
 
@@ -291,12 +292,18 @@ def test_deep_nesting_is_capped_and_the_rest_is_opaque() -> None:
     while deepest.children:
         deepest = deepest.children[0]
     assert deepest.body_end == len(raw)
+    # The capped multipart is an opaque leaf, so BODYSTRUCTURE stays well-formed.
+    assert (deepest.type, deepest.subtype) == ("application", "octet-stream")
 
 
 def test_deep_message_rfc822_nesting_is_capped() -> None:
     raw = b"Content-Type: message/rfc822\r\n\r\n" * 5000 + b"Subject: x\r\n\r\nend\r\n"
     info = parse_message(raw)
     assert _depth(info.body) <= 102
+    innermost = info.body
+    while innermost.message is not None:
+        innermost = innermost.message.body
+    assert (innermost.type, innermost.subtype) == ("application", "octet-stream")
 
 
 def test_huge_depth_argument_is_still_bounded() -> None:

@@ -51,6 +51,7 @@ def read_message(path: Path) -> bytes:
 
 
 MESSAGES = corpus_messages()
+_EMBEDS = ("rfc822", "global")
 
 
 @pytest.mark.parametrize("path", MESSAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -66,6 +67,8 @@ def test_corpus_message_parses_with_nested_offsets(path: Path) -> None:
 
 def _check_nesting(part: Part, low: int, high: int) -> None:
     assert low <= part.header_start <= part.body_start <= part.body_end <= high
+    assert bool(part.children) == part.is_multipart
+    assert (part.message is not None) == (part.type == "message" and part.subtype in _EMBEDS)
     previous = part.body_start
     for child in part.children:
         assert child.header_start >= previous

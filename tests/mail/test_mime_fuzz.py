@@ -19,6 +19,8 @@ from mailkeep.mail.mime import MessageInfo, Part, find_part, parse_message
 from mailkeep.mail.sortfields import base_subject, parse_sent_date
 from tests.mail.test_mime_corpus import MESSAGES, read_message
 
+MESSAGE_TYPES = {("message", "rfc822"), ("message", "global")}
+
 FUZZ = settings(
     max_examples=int(os.environ.get("MAILKEEP_FUZZ_EXAMPLES", "150")),
     deadline=None,
@@ -94,6 +96,9 @@ def _sections(part: Part, prefix: tuple[int, ...]) -> list[tuple[int, ...]]:
 def check_nesting(part: Part, low: int, high: int) -> None:
     assert low <= part.header_start <= part.body_start <= part.body_end <= high
     assert part.size >= 0 and part.lines >= 0
+    # What IMAP BODYSTRUCTURE relies on: multiparts have parts, messages have a message.
+    assert bool(part.children) == part.is_multipart
+    assert (part.message is not None) == ((part.type, part.subtype) in MESSAGE_TYPES)
     previous = part.body_start
     for child in part.children:
         assert child.header_start >= previous

@@ -22,7 +22,9 @@ Implementation notes (invariants):
 - Line endings: LF or CRLF; a message with no LF at all is read with lone-CR endings. The
   line ending before a boundary belongs to the boundary (RFC 2046 5.1.1).
 - Limits: below ``max_depth`` nesting levels and ``max_parts`` parts; past them a multipart
-  or message/rfc822 is an opaque leaf, and surplus sibling parts are not listed.
+  or message/rfc822 is an opaque application/octet-stream leaf (as is a message/rfc822 in
+  base64 or quoted-printable), and surplus sibling parts are not listed. So a multipart
+  always has children and a message/rfc822 or message/global part always has ``message``.
 - A multipart without a boundary parameter is read as text/plain (RFC 2045 5.2: an invalid
   Content-Type means text/plain); one in which no delimiter is found gets a single empty
   text/plain child, so IMAP BODYSTRUCTURE always has a part to show.
@@ -49,6 +51,7 @@ _IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})  # RFC 2046 5.2.1
 _MESSAGE_TYPES = frozenset({("message", "rfc822"), ("message", "global")})  # + RFC 6532 3.7
 _TYPE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)/([!#$%&'*+\-.^_`|~0-9a-z\x80-\xff]+)$")
 _NO_PARAMS = Params()
+_OPAQUE = ("application", "octet-stream", _NO_PARAMS)
 _CTE_NOISE = re.compile(rb"\([^()]*\)|[ \t\r\n\"]")
 _US_ASCII = Params(raw=((b"charset", b"us-ascii"),), decoded=(("charset", "us-ascii"),))
 
@@ -284,11 +287,19 @@ class _Scanner:
         message: EmbeddedMessage | None = None
         boundary = _boundary(params) if ctype == "multipart" else None
         deep = depth >= self.max_depth or self.parts >= self.max_parts
-        if boundary is not None and not deep:
+        embedded = (ctype, subtype) in _MESSAGE_TYPES
+        if (boundary is not None and deep) or (
+            embedded and (deep or encoding not in _IDENTITY_ENCODINGS)
+        ):
+            # Past a limit, or a message/rfc822 in base64 or QP (RFC 2046 5.2.1 forbids it):
+            # an opaque leaf, typed so that BODYSTRUCTURE stays well-formed.
+            ctype, subtype, params = _OPAQUE
+            boundary, embedded = None, False
+        if boundary is not None:
             children, hit = self.multipart(body_start, depth, boundary, subtype)
             if not children:
                 children = (_empty_part(body_start),)
-        elif (ctype, subtype) in _MESSAGE_TYPES and encoding in _IDENTITY_ENCODINGS and not deep:
+        elif embedded:
             inner, hit, inner_headers = self.entity(body_start, depth + 1, ("text", "plain"))
             message = EmbeddedMessage(build_envelope(inner_headers), inner)
         body_end = max(self.length if hit is None else hit.body_end, body_start)
