@@ -150,8 +150,8 @@ class MailStore(Protocol):
         """Metadata of the messages in ``uids`` that exist, ascending (FETCH FLAGS, UID,
         INTERNALDATE, RFC822.SIZE, MODSEQ, SAVEDATE; ``with_envelope`` adds the decoded
         ENVELOPE (cheap: cached on its own), ``with_info`` the serialised MessageInfo (body
-        structure with offsets), ``with_fields`` the SORT/THREAD fields; any of them also
-        fills PREVIEW). With
+        structure with offsets), ``with_fields`` the SORT/THREAD fields; either of the last
+        two also fills PREVIEW). With
         ``changed_since``, only messages whose MODSEQ is greater (RFC 7162 3.1.4.1)."""
         ...
 

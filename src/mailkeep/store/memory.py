@@ -436,7 +436,7 @@ class MemoryStore:
                     internal_ts=m.internal[0],
                     internal_tz=m.internal[1],
                     save_ts=m.save,
-                    preview=ex.preview if (with_info or with_fields or with_envelope) else "",
+                    preview=ex.preview if (with_info or with_fields) else "",
                     info=ex.info if with_info else None,
                     fields=fields,
                     envelope=unpack_envelope(ex.envelope) if with_envelope else None,

@@ -289,8 +289,8 @@ class MessageMeta(NamedTuple):
     INTERNALDATE shows the zone it was given in); ``internal_date`` and ``save_date`` give
     aware datetimes. ``info`` is the serialised ``mail.mime.MessageInfo`` (envelope, body
     structure with offsets), ``envelope`` the decoded ENVELOPE (cached on its own: cheap),
-    ``fields`` the sort fields and ``preview`` the RFC 8970 preview; these are filled only
-    when asked for (they cost more to read).
+    ``fields`` the sort fields and ``preview`` the RFC 8970 preview (with info or fields);
+    these are filled only when asked for (they cost more to read).
     A NamedTuple rather than a frozen dataclass: FETCH 1:* builds one per message, and a
     tuple is built several times faster.
     """

@@ -17,6 +17,7 @@ it compiles to TRUE and is decided in the confirm step.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from functools import cache
@@ -221,7 +222,7 @@ def search(
             f"{join}WHERE m.mailbox_id = ? AND {where} ORDER BY m.uid)"
         )
         (text,) = conn.execute(sql, [mailbox_id, *params]).fetchone()
-        return [int(u) for u in text.split(",")] if text else []
+        return list(json.loads(f"[{text}]")) if text else []
     sql = (
         f"SELECT {_CANDIDATE_COLUMNS} FROM messages m "  # noqa: S608 (our own SQL, values bound)
         f"JOIN contents c ON c.id = m.content_id WHERE m.mailbox_id = ? AND {where} ORDER BY m.uid"

@@ -52,7 +52,10 @@ CREATE TABLE contents (
     f_cc TEXT NOT NULL,
     f_bcc TEXT NOT NULL,
     preview TEXT NOT NULL,
-    info BLOB NOT NULL,
+    info BLOB NOT NULL
+);
+CREATE TABLE envelopes (
+    content_id INTEGER PRIMARY KEY,
     envelope BLOB NOT NULL
 );
 CREATE TABLE messages (
