@@ -219,6 +219,7 @@ async def idle_rss(server: MailkeepProcess, connections: int) -> tuple[int, int]
     during = server.rss_kib()
     for writer in opened:
         writer.close()
+    await asyncio.sleep(1)  # let the server close its side before the load runs
     return before, during
 
 
@@ -242,16 +243,16 @@ def main() -> None:
     server = MailkeepProcess() if args.mode == "mailkeep" else None
     target = server.target() if server else Target(args.smtp, args.pop3, args.user, args.password)
     try:
+        if server and args.idle:  # first, on the fresh process
+            before, during = asyncio.run(idle_rss(server, args.idle))
+            print(f"rss_kib fresh: {before}  with {args.idle} idle smtp sessions: {during}  "
+                  f"per_session_kib: {(during - before) / args.idle:.1f}")  # fmt: skip
         print("size_bytes concurrency messages accepted_per_s readable_per_s")
         for size in map(int, args.sizes.split(",")):
             count = args.messages if size <= 4096 else max(100, args.messages * 3 // 10)
             for concurrency in map(int, args.concurrency.split(",")):
                 ok, readable = asyncio.run(run_once(target, size, concurrency, count))
                 print(f"{size} {concurrency} {count} {ok:.0f} {readable:.0f}", flush=True)
-        if server and args.idle:
-            before, during = asyncio.run(idle_rss(server, args.idle))
-            print(f"rss_kib idle=0: {before}  idle={args.idle}: {during}  "
-                  f"per_connection_kib: {(during - before) / args.idle:.1f}")  # fmt: skip
     finally:
         if server:
             server.stop()
