@@ -30,6 +30,8 @@ from mailkeep.delivery.pipeline import Pipeline
 from mailkeep.delivery.ratelimit import RateLimiter
 from mailkeep.delivery.routing import Router
 from mailkeep.delivery.submission import SubmissionPolicy
+from mailkeep.dns.dnspython import DnspythonResolver
+from mailkeep.dns.resolver import CachingResolver
 from mailkeep.log import setup_logging
 from mailkeep.net.connection import Connection, ConnectionHandler, Timeouts
 from mailkeep.net.imap.server import IMAPServer
@@ -37,6 +39,13 @@ from mailkeep.net.imap.session import IMAPSettings
 from mailkeep.net.imap.session import Services as IMAPServices
 from mailkeep.net.listeners import Listeners, ListenerSpec
 from mailkeep.net.pop3_server import POP3Limits, POP3Server
+from mailkeep.net.smtp_client import (
+    ClientTimeouts,
+    OutboundSettings,
+    RelayHost,
+    SMTPClientTransport,
+    TLSLevel,
+)
 from mailkeep.net.smtp_server import SMTPServer, SMTPSettings
 from mailkeep.privileges import (
     RunAs,
@@ -48,7 +57,9 @@ from mailkeep.privileges import (
 )
 from mailkeep.protocol.imap.connection import IMAPLimits
 from mailkeep.protocol.smtp.settings import ServerLimits
+from mailkeep.queue.schedule import RetrySchedule
 from mailkeep.queue.spool import Spool
+from mailkeep.queue.worker import QueueWorker, WorkerSettings
 from mailkeep.store.disk import DiskStore
 
 log = logging.getLogger(__name__)
@@ -152,6 +163,68 @@ def imap_server(config: Config, services: Services) -> IMAPServer:
 def spool_root(config: Config) -> Path:
     """Where mail waiting for remote delivery is kept (queue.spool)."""
     return config.data_dir / "queue"
+
+
+def outbound_settings(config: Config) -> OutboundSettings:
+    """The SMTP client's settings from [outbound] (the relay password is read here)."""
+    out = config.outbound
+    relays: dict[str, RelayHost] = {}
+    password = None
+    if out.relay_password_file is not None:
+        password = out.relay_password_file.read_text().splitlines()[0]
+
+    def relay(host_port: str) -> RelayHost:
+        host, _, port = host_port.rpartition(":")
+        return RelayHost(
+            host.strip("[]"), int(port), out.relay_user, password, TLSLevel(out.relay_tls)
+        )
+
+    for domain, host_port in out.domain_relays.items():
+        relays[domain.lower()] = relay(host_port)
+    return OutboundSettings(
+        hostname=config.hostname,
+        port=out.port,
+        timeouts=ClientTimeouts(
+            connect=out.connect_timeout_seconds,
+            greeting=out.greeting_timeout_seconds,
+            command=out.command_timeout_seconds,
+            data_init=out.data_init_timeout_seconds,
+            data_block=out.data_block_timeout_seconds,
+            data_end=out.data_end_timeout_seconds,
+        ),
+        default_tls=TLSLevel(out.tls),
+        domain_tls={d.lower(): TLSLevel(level) for d, level in out.domain_tls.items()},
+        relay=relay(out.relay_host) if out.relay_host else None,
+        domain_relays=relays,
+        ca_file=out.ca_file,
+        ipv6=out.ipv6,
+    )
+
+
+def outbound_worker(config: Config, spool: Spool) -> QueueWorker:
+    """The queue worker that delivers the spool to other servers."""
+    out = config.outbound
+    dns = config.dns
+    resolver = CachingResolver(
+        DnspythonResolver(dns.nameservers, timeout=dns.timeout_seconds),
+        max_entries=max(dns.cache_size, 1),
+        timeout=dns.timeout_seconds,
+    )
+    schedule = RetrySchedule(
+        first_retry=out.retry_first_seconds,
+        max_interval=out.retry_max_seconds,
+        warn_after=out.delay_warning_seconds,
+        give_up_after=out.give_up_seconds,
+    )
+    settings = WorkerSettings(
+        hostname=config.hostname,
+        schedule=schedule,
+        max_connections=out.max_connections,
+        max_connections_per_domain=out.max_connections_per_domain,
+        max_messages_per_connection=out.max_messages_per_connection,
+        scan_interval=out.scan_interval_seconds,
+    )
+    return QueueWorker(spool, SMTPClientTransport(outbound_settings(config), resolver), settings)
 
 
 def smtp_server(config: Config, services: Services, *, mx: bool) -> SMTPServer:
@@ -299,9 +372,15 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
     except BaseException:
         server.listeners.close_sockets()
         raise
+    queue = asyncio.get_running_loop().create_task(
+        outbound_worker(config, services.spool).run(), name="outbound queue"
+    )
     try:
         await server.serve()
     finally:
+        queue.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await queue
         await services.close()
     log.info("stopped")
 

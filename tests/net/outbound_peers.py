@@ -30,11 +30,10 @@ def wait_listening(host: str, port: int, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def smtp_sink(
-    host: str, port: int, dump: Path | None = None, *options: str
-) -> Iterator[subprocess.Popen[bytes]]:
+def smtp_sink(host: str, port: int, dump: Path | None = None, *options: str) -> Iterator[Path]:
     """smtp-sink on host:port; with ``dump``, each transaction ends up in a file there
-    (written first to a directory the unprivileged sink can reach, copied on exit)."""
+    (written first to a directory the unprivileged sink can reach, which is yielded, and
+    copied on exit)."""
     binary = require_tool("smtp-sink")
     args = [binary, "-h", "sink.test"]
     if os.geteuid() == 0:
@@ -47,7 +46,7 @@ def smtp_sink(
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(host, port)
-        yield proc
+        yield scratch
     finally:
         proc.terminate()
         proc.wait(timeout=10)

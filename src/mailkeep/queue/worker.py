@@ -120,8 +120,7 @@ class QueueWorker:
     async def run(self) -> None:
         """Pass after pass until cancelled; in-flight batches are cancelled with it (their
         messages stay pending in the spool)."""
-        await asyncio.to_thread(self.spool.sweep)
-        try:
+        try:  # (the spool was swept at start-up, before any listener could write to it)
             while True:
                 self._wake.clear()
                 try:
