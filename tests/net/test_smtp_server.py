@@ -416,3 +416,45 @@ def test_failed_logins_lock_out(tmp_path: Path) -> None:
             assert refused.value.smtp_code == 454
     finally:
         srv.stop()
+
+
+def test_nul_in_data_refuses_the_message_only(server: MailServer) -> None:
+    session = RawSession(server.ports["smtp"])
+    before = len(mailbox(server, addr("alice")))
+    try:
+        session.reply()
+        session.command(b"EHLO c.example")
+        session.command(b"MAIL FROM:<x@example.org>")
+        session.command(b"RCPT TO:<alice@example.test>")
+        assert session.command(b"DATA")[0] == 354
+        code, lines = session.command(b"Subject: nul\r\n\r\na\x00b\r\n.")
+        assert (code, lines[0][4:9]) == (554, b"5.6.0")
+        assert session.command(b"NOOP")[0] == 250
+    finally:
+        session.close()
+    assert len(mailbox(server, addr("alice"))) == before
+
+
+def test_declared_size_over_the_limit_is_refused(server: MailServer) -> None:
+    with mx(server) as client:
+        client.ehlo()
+        code, text = client.mail("x@example.org", ["SIZE=999999999999"])
+        assert (code, text[:5]) == (552, b"5.3.4")
+
+
+def test_helo_session_gets_plain_smtp_trace(server: MailServer) -> None:
+    raw = b"Subject: helo\r\n\r\nold client\r\n"
+    session = RawSession(server.ports["smtp"])
+    try:
+        session.reply()
+        assert session.command(b"HELO old.example")[0] == 250
+        session.command(b"MAIL FROM:<x@example.org>")
+        session.command(b"RCPT TO:<dave@example.test>")
+        session.command(b"DATA")
+        assert session.command(raw + b".")[0] == 250
+    finally:
+        session.close()
+    stored = [m for m in mailbox(server, addr("dave")) if m.endswith(raw)]
+    assert len(stored) == 1
+    assert b"Received: from old.example ([127.0.0.1])\r\n" in stored[0]
+    assert b"\twith SMTP id " in stored[0]
