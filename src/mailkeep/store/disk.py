@@ -290,8 +290,9 @@ class DiskStore:
         name = self._name(mailbox)
 
         def run(conn: sqlite3.Connection, user: UserDb) -> MailboxSnapshot:
-            status = index.status_of(conn, index.mailbox_row(conn, name))
-            return MailboxSnapshot(status, messages.all_uids(conn, status.id))
+            row = index.mailbox_row(conn, name)
+            uids = messages.all_uids(conn, int(row["id"]))
+            return MailboxSnapshot(index.status_of(conn, row, uids), uids)
 
         return await self._db.read(user_id, run)
 
