@@ -74,10 +74,21 @@ def pack_envelope(env: Envelope) -> bytes:
     )
 
 
+# Address lists repeat (From = Sender = Reply-To; the same correspondents message after
+# message) and the objects are immutable: share them. Bounded: cleared when full.
+_ADDRESS_CACHE: dict[Any, tuple[EnvelopeAddress, ...]] = {}
+_ADDRESS_CACHE_SIZE = 4096
+
+
 def _unpack_addresses(value: Any) -> tuple[EnvelopeAddress, ...] | None:
     if value is None:
         return None
-    return tuple(EnvelopeAddress(*a) for a in value)
+    found = _ADDRESS_CACHE.get(value)
+    if found is None:
+        if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_SIZE:
+            _ADDRESS_CACHE.clear()
+        found = _ADDRESS_CACHE[value] = tuple(EnvelopeAddress(*a) for a in value)
+    return found
 
 
 def unpack_envelope(data: bytes) -> Envelope:
@@ -85,17 +96,19 @@ def unpack_envelope(data: bytes) -> Envelope:
     fields = marshal.loads(data)  # noqa: S302 (only bytes the store wrote itself)
     if fields[0] != _ENVELOPE_FORMAT:
         raise ValueError("unknown envelope cache format")
+    # Positional, in Envelope's field order (date, subject, from, sender, reply-to, to, cc,
+    # bcc, in-reply-to, message-id): measurably cheaper for FETCH 1:* ENVELOPE.
     return Envelope(
-        date=fields[1],
-        subject=fields[2],
-        from_=_unpack_addresses(fields[3]),
-        sender=_unpack_addresses(fields[4]),
-        reply_to=_unpack_addresses(fields[5]),
-        to=_unpack_addresses(fields[6]),
-        cc=_unpack_addresses(fields[7]),
-        bcc=_unpack_addresses(fields[8]),
-        in_reply_to=fields[9],
-        message_id=fields[10],
+        fields[1],
+        fields[2],
+        _unpack_addresses(fields[3]),
+        _unpack_addresses(fields[4]),
+        _unpack_addresses(fields[5]),
+        _unpack_addresses(fields[6]),
+        _unpack_addresses(fields[7]),
+        _unpack_addresses(fields[8]),
+        fields[9],
+        fields[10],
     )
 
 
