@@ -316,6 +316,8 @@ def test_bdat_chunks_are_delivered_whole(server: MailServer) -> None:
         session.close()
     [stored] = mailbox(server, addr("bdat"))
     assert strip_trace(stored) == raw
+    assert server.served is not None
+    server.served.wait_for(r"msg=\"message accepted\".* chunked=True")
 
 
 def test_starttls_injection_is_never_executed(server: MailServer) -> None:

@@ -94,6 +94,7 @@ class Transaction:
 
     sender: Sender
     recipients: list[AcceptedRecipient] = field(default_factory=list)
+    chunked: bool = False  # the message came by BDAT (RFC 3030)
 
 
 class Pipeline:
@@ -164,6 +165,7 @@ class Pipeline:
                 "size": len(raw),
                 "local": len(local) - len(failed),
                 "queued": len(queued),
+                "chunked": txn.chunked,
             },
         )
         return Reply(250, "2.0.0", f"Ok: queued as {message_id}")

@@ -281,7 +281,7 @@ class SMTPServer:
         if isinstance(event, BdatChunkComplete):
             return event.reply
         if isinstance(event, MessageComplete):
-            return await self._message(session)
+            return await self._message(session, event)
         if isinstance(event, MessageRejected):
             log.info("message refused", extra={"reason": event.reason})
             session.txn = session.chunks = None
@@ -339,10 +339,11 @@ class SMTPServer:
         txn.recipients.append(result)
         return replies.RCPT_OK
 
-    async def _message(self, session: _Session) -> Reply:
+    async def _message(self, session: _Session, event: MessageComplete) -> Reply:
         txn, chunks = session.txn, session.chunks
         session.txn = session.chunks = None
         assert txn is not None and chunks is not None
+        txn.chunked = event.chunked
         return await self._policy(session).finish(session.client, txn, b"".join(chunks))
 
 
