@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from mailkeep.net.imap.fetch import filter_header
 from tests.net.imap.conftest import INITIAL, MULTIPART
 
 Connect = Callable[..., imaplib.IMAP4_SSL]
@@ -112,3 +113,10 @@ def test_uid_fetch_skips_missing_and_bad_numbers(connect: Connect) -> None:
     assert typ == "OK" and len(data) == 1
     with pytest.raises(imaplib.IMAP4.error, match="invalid message sequence number"):
         client.fetch("999", "(UID)")
+
+
+def test_filter_header_keeps_folded_fields() -> None:
+    header = b"Subject: a\r\n long\r\nTo: x\r\nX-Other: y\r\n\r\n"
+    assert filter_header(header, ["subject"], keep=True) == b"Subject: a\r\n long\r\n\r\n"
+    assert filter_header(header, ["SUBJECT", "to"], keep=False) == b"X-Other: y\r\n\r\n"
+    assert filter_header(header, ["Missing"], keep=True) == b"\r\n"

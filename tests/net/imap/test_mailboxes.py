@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from mailkeep.net.imap.mailboxes import pattern_regex
 from tests.net.imap.conftest import BOB
 
 Connect = Callable[..., imaplib.IMAP4_SSL]
@@ -100,3 +101,13 @@ def test_utf7_names_round_trip(connect: Connect) -> None:
     assert data == [b'(\\HasNoChildren) "/" "&AMk-t&AOk-"']
     with pytest.raises(imaplib.IMAP4.error, match="modified UTF-7"):
         client.create('"bad&name"')
+
+
+def test_pattern_wildcards() -> None:
+    assert pattern_regex("", "%").fullmatch("Sent")
+    assert not pattern_regex("", "%").fullmatch("a/b")
+    assert pattern_regex("", "*").fullmatch("a/b")
+    assert pattern_regex("a/", "%").fullmatch("a/b")
+    assert pattern_regex("", "inbox").fullmatch("INBOX")
+    assert not pattern_regex("", "sent").fullmatch("Sent")  # only INBOX ignores case
+    assert not pattern_regex("", "a.c").fullmatch("abc")  # no regex leaks through

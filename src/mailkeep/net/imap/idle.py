@@ -80,6 +80,7 @@ async def resync(session: Session) -> None:
     assert subscription is not None
     subscription.drain()
     subscription.clear_overflow()
+    session.own_changes.clear()  # their echoes were dropped with the backlog
     if selected is None:
         return
     snapshot = await session.services.store.select(session.user_id, selected.name)
