@@ -419,6 +419,12 @@ def test_deliver_to_several_users(run: Run) -> None:
             inbox = (await store.status(user, INBOX)).id
             assert await store.read_message(user, inbox, 1) == raw
         assert (await store.quota_usage(3)).messages == 0
+        twice = await store.deliver([Recipient(4), Recipient(5), Recipient(4)], raw)
+        assert [r.uids for r in twice if not isinstance(r, Exception)] == [
+            UidSet.of([1]),
+            UidSet.of([1]),
+            UidSet.of([2]),
+        ]
 
     run(body)
 

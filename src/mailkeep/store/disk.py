@@ -115,14 +115,19 @@ class DiskStore:
             extracted = extract(raw)
             placed: list[str | StoreError] = []
             first: Path | None = None
-            name = ""
+            shared = ""
+            linked: set[int] = set()
             for user in users:
                 try:
                     if first is None:
+                        name = shared = user.files.write(raw)
+                        first = user.files.path(shared)
+                    elif user.user_id in linked:  # the same user twice: a file of its own
                         name = user.files.write(raw)
-                        first = user.files.path(name)
                     else:
-                        user.files.adopt(first, name)
+                        user.files.adopt(first, shared)
+                        name = shared
+                    linked.add(user.user_id)
                     placed.append(name)
                 except StoreError as exc:
                     placed.append(exc)
