@@ -372,9 +372,9 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
     except BaseException:
         server.listeners.close_sockets()
         raise
-    queue = asyncio.get_running_loop().create_task(
-        outbound_worker(config, services.spool).run(), name="outbound queue"
-    )
+    worker = outbound_worker(config, services.spool)
+    services.spool.subscribe(worker.wake)  # mail spooled by SMTP goes out at once
+    queue = asyncio.get_running_loop().create_task(worker.run(), name="outbound queue")
     try:
         await server.serve()
     finally:

@@ -21,7 +21,12 @@ from mailkeep.store.disk import DiskStore
 from mailkeep.store.models import INBOX
 from tests.mailserver import PASSWORD, MailServer, make_server
 
-SETTINGS = "[smtp]\ngreet_pause_seconds = 0\n[smtp_limits]\nmax_errors = 5\n"
+# Remote recipients stay in the spool for the tests to read: the queue worker's DNS
+# lookups go to a closed port, so every attempt is a temporary failure.
+SETTINGS = (
+    "[smtp]\ngreet_pause_seconds = 0\n[smtp_limits]\nmax_errors = 5\n"
+    '[dns]\nnameservers = ["127.0.0.1:9"]\n'
+)
 USERS = ("alice", "bob", "carol", "dave", "erin", "full", "subm", "tls", "bdat", "lock")
 
 

@@ -107,3 +107,11 @@ def test_ids_that_name_other_paths_are_refused(tmp_path: Path, bad: str) -> None
 def test_damaged_envelopes_raise_spool_format_error(data: bytes) -> None:
     with pytest.raises(SpoolFormatError):
         QueuedMessage.decode(data)
+
+
+def test_subscribers_hear_of_each_put(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    heard: list[int] = []
+    spool.subscribe(lambda: heard.append(len(spool.list_ids())))
+    asyncio.run(spool.put(envelope(new_id(1.0)), b"x"))
+    assert heard == [1]  # called after the message is committed

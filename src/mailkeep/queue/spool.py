@@ -74,6 +74,7 @@ class Spool:
     def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
         self.root = root
         self.clock = clock
+        self._on_put: list[Callable[[], None]] = []
         self._messages = root / MESSAGES
         self._envelopes = root / ENVELOPES
         self._tmp = root / TMP
@@ -143,9 +144,16 @@ class Spool:
 
     # -- asynchronous ----------------------------------------------------------------------
 
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the event loop) after each ``put``: the queue worker's
+        ``wake``, so new mail goes out without waiting for the next scan."""
+        self._on_put.append(callback)
+
     async def put(self, envelope: QueuedMessage, raw: bytes) -> None:
         """``put_sync`` in a worker thread: returns once the message is durable."""
         await asyncio.to_thread(self.put_sync, envelope, raw)
+        for callback in self._on_put:
+            callback()
 
     async def update(self, envelope: QueuedMessage) -> None:
         await asyncio.to_thread(self.update_sync, envelope)
