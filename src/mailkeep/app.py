@@ -26,6 +26,7 @@ from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager, files_from_config, utc_now
 from mailkeep.config.schema import Config
 from mailkeep.delivery.inbound import InboundPolicy
+from mailkeep.delivery.local_retry import LocalRetry, LocalRetrySettings
 from mailkeep.delivery.pipeline import Pipeline
 from mailkeep.delivery.ratelimit import RateLimiter
 from mailkeep.delivery.routing import Router
@@ -198,6 +199,23 @@ def outbound_settings(config: Config) -> OutboundSettings:
         domain_relays=relays,
         ca_file=out.ca_file,
         ipv6=out.ipv6,
+    )
+
+
+def local_retry(config: Config, services: Services) -> LocalRetry:
+    """The task that retries local copies the store refused at the end of DATA."""
+    outbound = config.outbound
+    return LocalRetry(
+        spool=services.spool,
+        store=services.store,
+        directory=services.directory,
+        settings=LocalRetrySettings(
+            hostname=config.hostname,
+            retry_seconds=outbound.retry_first_seconds,
+            max_retry_seconds=outbound.retry_max_seconds,
+            give_up_seconds=outbound.give_up_seconds,
+            scan_interval_seconds=max(outbound.scan_interval_seconds, 30.0),
+        ),
     )
 
 
@@ -374,13 +392,16 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
         raise
     worker = outbound_worker(config, services.spool)
     services.spool.subscribe(worker.wake)  # mail spooled by SMTP goes out at once
-    queue = asyncio.get_running_loop().create_task(worker.run(), name="outbound queue")
+    loop = asyncio.get_running_loop()
+    queue = loop.create_task(worker.run(), name="outbound queue")
+    retries = loop.create_task(local_retry(config, services).run(), name="local retries")
     try:
         await server.serve()
     finally:
-        queue.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await queue
+        for task in (queue, retries):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await services.close()
     log.info("stopped")
 

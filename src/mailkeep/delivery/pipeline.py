@@ -14,8 +14,8 @@ Implementation notes (invariants):
   duplicate, never a loss (no two-phase commit across the store and the spool).
 - Local users a message reached through several envelope recipients get one copy.
 - When some local mailboxes refuse their copy (over quota, temporary error) and others took
-  it, the refused ones are spooled as local recipients (``local_user_id``) so the queue
-  worker retries or bounces them; the client gets 250. When every copy fails the client gets
+  it, the refused ones are spooled as a message of their own whose recipients carry
+  ``local_user_id``; delivery.local_retry retries or reports them; the client gets 250. When every copy fails the client gets
   the store's answer (552 5.2.2 over quota, 451 4.3.0 temporary).
 - The store takes bytes, so the message is held in memory once while it is delivered;
   its size is bounded by smtp_limits.max_message_size, enforced by the core during DATA.
@@ -137,27 +137,20 @@ class Pipeline:
                     extra={"id": message_id, "error": str(first), "recipients": len(local)},
                 )
                 return QUOTA_EXCEEDED if isinstance(first, QuotaExceeded) else STORE_UNAVAILABLE
-        queued = _queued_recipients(txn.recipients, failed, self.clock())
-        if queued:
-            envelope = QueuedMessage(
-                id=message_id,
-                mail_from=txn.sender.address.text if txn.sender.address else None,
-                recipients=tuple(queued),
-                created=self.clock(),
-                size=len(message),
-                ret=txn.sender.ret,
-                envid=txn.sender.envid,
-                requiretls=txn.sender.requiretls,
-                body=txn.sender.body,
-                smtputf8=txn.sender.smtputf8,
-                received_from=client.ip,
-                authenticated_as=client.user.address.text if client.user else None,
-            )
-            try:
-                await self.spool.put(envelope, message)
-            except OSError as exc:
-                log.error("spool write failed", extra={"id": message_id, "error": str(exc)})
-                return SPOOL_UNAVAILABLE
+        remote, retry = _queued_recipients(txn.recipients, failed, self.clock())
+        try:
+            if remote:
+                await self.spool.put(
+                    self._envelope(client, txn, message_id, remote, message), message
+                )
+            if retry:
+                # A message of its own: local retries are not the queue worker's.
+                retry_id = self.new_id()
+                await self.spool.put(self._envelope(client, txn, retry_id, retry, message), message)
+        except OSError as exc:
+            log.error("spool write failed", extra={"id": message_id, "error": str(exc)})
+            return SPOOL_UNAVAILABLE
+        queued = remote + retry
         log.info(
             "message accepted",
             extra={
@@ -169,6 +162,29 @@ class Pipeline:
             },
         )
         return Reply(250, "2.0.0", f"Ok: queued as {message_id}")
+
+    def _envelope(
+        self,
+        client: ClientInfo,
+        txn: Transaction,
+        spool_id: str,
+        recipients: list[QueuedRecipient],
+        message: bytes,
+    ) -> QueuedMessage:
+        return QueuedMessage(
+            id=spool_id,
+            mail_from=txn.sender.address.text if txn.sender.address else None,
+            recipients=tuple(recipients),
+            created=self.clock(),
+            size=len(message),
+            ret=txn.sender.ret,
+            envid=txn.sender.envid,
+            requiretls=txn.sender.requiretls,
+            body=txn.sender.body,
+            smtputf8=txn.sender.smtputf8,
+            received_from=client.ip,
+            authenticated_as=client.user.address.text if client.user else None,
+        )
 
     def received_field(self, client: ClientInfo, txn: Transaction, message_id: str) -> bytes:
         """The Received field for this message (RFC 5321 4.4), CRLF-terminated."""
@@ -233,21 +249,21 @@ def _queued_recipients(
     recipients: Sequence[AcceptedRecipient],
     failed: Sequence[tuple[Recipient, StoreError]],
     now: float,
-) -> list[QueuedRecipient]:
-    """Spool entries for every remote address and every refused local copy."""
-    queued: dict[str, QueuedRecipient] = {}
+) -> tuple[list[QueuedRecipient], list[QueuedRecipient]]:
+    """Spool entries: every remote address, and (apart) every refused local copy."""
+    remote: dict[str, QueuedRecipient] = {}
+    retry: dict[int, QueuedRecipient] = {}
     failed_ids = {r.user_id: e for r, e in failed}
     for rcpt in recipients:
         orcpt = rcpt.orcpt or ("rfc822", rcpt.address.text)
-        for remote in rcpt.remote:
-            queued.setdefault(
-                remote.key,
-                QueuedRecipient(remote.text, rcpt.notify, orcpt, next_attempt=now),
+        for address in rcpt.remote:
+            remote.setdefault(
+                address.key, QueuedRecipient(address.text, rcpt.notify, orcpt, next_attempt=now)
             )
         for local in rcpt.local:
             error = failed_ids.pop(local.user_id, None)
             if error is not None:
-                queued[f"local:{local.user_id}"] = QueuedRecipient(
+                retry[local.user_id] = QueuedRecipient(
                     rcpt.address.text,
                     rcpt.notify,
                     orcpt,
@@ -255,4 +271,4 @@ def _queued_recipients(
                     last_error=str(error),
                     local_user_id=local.user_id,
                 )
-    return list(queued.values())
+    return list(remote.values()), list(retry.values())
