@@ -48,7 +48,8 @@ async def authenticate(
     ``sasl_response``)."""
     if session.conn.tls is None:
         return r.NO_LOGIN_DISABLED
-    mechanism = new_mechanism(command.mechanism) if command.mechanism in MECHANISMS else None
+    name = command.mechanism.upper()
+    mechanism = new_mechanism(name) if name in MECHANISMS else None
     if mechanism is None:
         return NO_MECHANISM
     session.sasl = (tag, mechanism)

@@ -178,7 +178,7 @@ class Session:
     # -- flags as the client sees them -----------------------------------------------------
 
     def flag_names(self, uid: int, flags: Flag, keywords: Iterable[str]) -> list[Value]:
-        names: list[Value] = [Atom(n) for n in flags.imap_names]
+        names: list[Value] = list(_system_flags(flags))
         selected = self.selected
         if not self.rev2 and selected is not None and uid in selected.recent:
             names.append(Atom("\\Recent"))
@@ -220,6 +220,18 @@ class Session:
             recent = sum(1 for u in selected.recent if selected.seqmap.number_of(u))
             updates.append(Data((recent, Atom("RECENT"))))
         return updates
+
+
+_FLAG_ATOMS: dict[int, tuple[Atom, ...]] = {}
+
+
+def _system_flags(flags: Flag) -> tuple[Atom, ...]:
+    """The flags as atoms, cached per value (Flag arithmetic is slow in FETCH 1:*)."""
+    key = int(flags)
+    atoms = _FLAG_ATOMS.get(key)
+    if atoms is None:
+        atoms = _FLAG_ATOMS[key] = tuple(Atom(n) for n in flags.imap_names)
+    return atoms
 
 
 def _is_exists(data: Data) -> bool:
