@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailkeep.delivery.destinations import NextHop, RouteFailure, find_host, find_next_hops
-from mailkeep.dns.resolver import Resolver
+from mailkeep.dns.resolver import Resolver, TLSARecord
 from mailkeep.protocol.smtp.client import (
     ReplyReceived,
     ServerMisbehaved,
@@ -44,6 +44,9 @@ from mailkeep.protocol.smtp.events import NEED_DATA
 from mailkeep.protocol.smtp.grammar import Body, encode_xtext
 from mailkeep.protocol.smtp.replies import Reply
 from mailkeep.queue.transport import OutboundMessage, Outcome, RecipientResult, ResultSink
+from mailkeep.tlspolicy import dane
+from mailkeep.tlspolicy.mtasts import Mode, Policy, PolicySource
+from mailkeep.tlspolicy.tlsrpt import Negotiation, PolicyType, Result, TLSReportLog
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,17 @@ class OutboundSettings:
     ca_file: Path | None = None
     max_reply_line: int = 4096  # RFC 5321 4.5.3.1.5 says 512; be lenient, stay bounded
     ipv6: bool = True
+    dane: bool = True  # RFC 7672, when the resolver validates DNSSEC (AD bit)
+
+
+@dataclass(frozen=True, slots=True)
+class _HostPolicy:
+    """What TLS one host needs, and which policy said so (for TLS reporting)."""
+
+    level: TLSLevel
+    policy_domain: str
+    policy_type: PolicyType = PolicyType.NONE
+    tlsa: tuple[TLSARecord, ...] = ()  # DANE-EE records the certificate must match
 
 
 class _SessionError(Exception):
@@ -234,10 +248,14 @@ class SMTPClientTransport:
         resolver: Resolver,
         *,
         rng: random.Random | None = None,
+        sts: PolicySource | None = None,
+        tls_reports: TLSReportLog | None = None,
     ) -> None:
         self.settings = settings
         self.resolver = resolver
         self.rng = rng or random.Random()
+        self.sts = sts
+        self.tls_reports = tls_reports
         self._verify_context = ssl.create_default_context(
             cafile=str(settings.ca_file) if settings.ca_file else None
         )
@@ -270,42 +288,98 @@ class SMTPClientTransport:
                 await report(item, _fail_all(item, outcome, hops.status, hops.detail))
             return
         level = self._tls_level(domain, relay)
+        explicit = relay is not None or domain in self.settings.domain_tls
+        sts = None if explicit or self.sts is None else await self._sts(domain)
         results = _Results(batch, report)
         last_error = "no host could be reached"
         for hop in hops:
+            if results.done:
+                break
+            policy = _HostPolicy(level, domain)
+            if not explicit:
+                found = await self._host_policy(domain, hop, port, level, sts)
+                if isinstance(found, str):
+                    last_error = found
+                    log.warning("outbound host skipped host=%s reason=%s", hop.host, found)
+                    continue
+                policy = found
             for address in hop.addresses:
                 if results.done:
                     break
-                error = await self._try_address(hop, address, port, level, relay, batch, results)
+                error = await self._try_address(hop, address, port, policy, relay, batch, results)
                 if error is not None:
                     last_error = error
         for index, item in enumerate(batch):
             if not results.has(index):
                 await results.set(index, _fail_all(item, Outcome.DEFERRED, "4.4.1", last_error))
 
+    async def _sts(self, domain: str) -> Policy | None:
+        assert self.sts is not None
+        discovery = await self.sts.policy(domain)
+        if discovery.policy is None and discovery.tempfail:
+            await self._report_tls(
+                _HostPolicy(TLSLevel.MAY, domain, PolicyType.STS),
+                "",
+                Result.STS_POLICY_FETCH_ERROR,
+                discovery.detail,
+            )
+        return discovery.policy
+
+    async def _host_policy(
+        self, domain: str, hop: NextHop, port: int, level: TLSLevel, sts: Policy | None
+    ) -> _HostPolicy | str:
+        """RFC 7672 2.2 DANE first, then RFC 8461 5 MTA-STS, then the configured level;
+        a string is why this host must be skipped."""
+        if self.settings.dane:
+            found = await dane.lookup(self.resolver, hop.host, port, mx_secure=hop.mx_authenticated)
+            if found.requirement is dane.Requirement.TEMPFAIL:
+                return f"{hop.host}: {found.detail}"
+            if found.requirement is dane.Requirement.MATCH:
+                return _HostPolicy(TLSLevel.ENCRYPT, domain, PolicyType.TLSA, found.records)
+            if found.requirement is dane.Requirement.ENCRYPT:
+                return _HostPolicy(TLSLevel.ENCRYPT, domain, PolicyType.TLSA)
+        if sts is not None and sts.mode is Mode.ENFORCE:
+            if not sts.allows(hop.host):
+                return f"{hop.host}: not an MX host of the MTA-STS policy of {domain}"
+            return _HostPolicy(TLSLevel.VERIFY, domain, PolicyType.STS)
+        if sts is not None:  # testing: report what enforce would have done, deliver anyway
+            return _HostPolicy(level, domain, PolicyType.STS)
+        return _HostPolicy(level, domain)
+
+    async def _report_tls(
+        self, policy: _HostPolicy, host: str, result: Result, detail: str = ""
+    ) -> None:
+        if self.tls_reports is None:
+            return
+        item = Negotiation(policy.policy_domain, policy.policy_type, host, result, detail)
+        try:
+            await self.tls_reports.record(item)
+        except OSError as exc:
+            log.warning("tls report not recorded reason=%s", exc)
+
     async def _try_address(
         self,
         hop: NextHop,
         address: str,
         port: int,
-        level: TLSLevel,
+        policy: _HostPolicy,
         relay: RelayHost | None,
         batch: Sequence[OutboundMessage],
         results: _Results,
     ) -> str | None:
         """One or two connections to one address; fills ``results``; the error if any."""
         try:
-            await self._session(hop, address, port, level, relay, batch, results, tls=True)
+            await self._session(hop, address, port, policy, relay, batch, results, tls=True)
             return None
         except _HandshakeFailed as exc:
             log.warning("outbound tls handshake failed host=%s reason=%s", hop.host, exc.detail)
-            if level is not TLSLevel.MAY:
+            if policy.level is not TLSLevel.MAY:
                 return exc.detail
         except _SessionError as exc:
             log.info("outbound session failed host=%s reason=%s", hop.host, exc.detail)
             return exc.detail
         try:  # RFC 7435: opportunistic TLS failed, plaintext beats not delivering
-            await self._session(hop, address, port, level, relay, batch, results, tls=False)
+            await self._session(hop, address, port, policy, relay, batch, results, tls=False)
             return None
         except _SessionError as exc:
             return exc.detail
@@ -315,7 +389,7 @@ class SMTPClientTransport:
         hop: NextHop,
         address: str,
         port: int,
-        level: TLSLevel,
+        policy: _HostPolicy,
         relay: RelayHost | None,
         batch: Sequence[OutboundMessage],
         results: _Results,
@@ -334,7 +408,7 @@ class SMTPClientTransport:
             if greeting.code != 220:
                 raise _SessionError(f"{hop.host}: greeting {greeting.code} {greeting.text}")
             await self._hello(session)
-            await self._maybe_tls(session, hop, level, tls=tls)
+            await self._maybe_tls(session, hop, policy, tls=tls)
             if relay is not None and relay.username is not None:
                 await self._authenticate(session, relay)
             for index, item in enumerate(batch):
@@ -363,18 +437,23 @@ class SMTPClientTransport:
             raise _SessionError(f"{session.host}: HELO: {reply.code} {reply.text}")
 
     async def _maybe_tls(
-        self, session: _Session, hop: NextHop, level: TLSLevel, *, tls: bool
+        self, session: _Session, hop: NextHop, policy: _HostPolicy, *, tls: bool
     ) -> None:
+        level = policy.level
         extensions = session.core.extensions
         offered = extensions is not None and "STARTTLS" in extensions
         if level is TLSLevel.NONE or (level is TLSLevel.MAY and (not offered or not tls)):
+            if policy.policy_type is not PolicyType.NONE and not offered:
+                await self._report_tls(policy, hop.host, Result.STARTTLS_NOT_SUPPORTED)
             return
         if not offered:
+            await self._report_tls(policy, hop.host, Result.STARTTLS_NOT_SUPPORTED)
             raise _TLSRefused(f"{hop.host}: STARTTLS not offered, TLS required", status="4.7.5")
         timeout = self.settings.timeouts.command
         reply = await session.command(session.core.starttls(), timeout)
         if reply.code != 220:
             detail = f"{hop.host}: STARTTLS refused: {reply.code} {reply.text}"
+            await self._report_tls(policy, hop.host, Result.STARTTLS_NOT_SUPPORTED, detail)
             if level is TLSLevel.MAY:
                 raise _HandshakeFailed(detail)
             raise _TLSRefused(detail, status="4.7.5")
@@ -386,10 +465,26 @@ class SMTPClientTransport:
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             detail = f"{hop.host}: TLS handshake failed: {reason}"
+            result = Result.VALIDATION_FAILURE
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                mismatch = "match" in str(exc) or "mismatch" in str(exc)
+                result = (
+                    Result.CERTIFICATE_HOST_MISMATCH if mismatch else Result.CERTIFICATE_NOT_TRUSTED
+                )
+            await self._report_tls(policy, hop.host, result, detail)
             raise _HandshakeFailed(detail, status="4.7.5") from None
         session.core.tls_started()
         session.tls = True
         session.verified = verify
+        if policy.tlsa:  # RFC 7672 3: DANE-EE, the certificate itself must match
+            ssl_object = session.writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+            if der is None or not dane.matches(der, policy.tlsa):
+                detail = f"{hop.host}: certificate matches no TLSA record (DANE)"
+                await self._report_tls(policy, hop.host, Result.VALIDATION_FAILURE, detail)
+                raise _TLSRefused(detail, status="4.7.5")
+            session.verified = True
+        await self._report_tls(policy, hop.host, Result.SUCCESS)
         await self._hello(session)
 
     async def _authenticate(self, session: _Session, relay: RelayHost) -> None:
