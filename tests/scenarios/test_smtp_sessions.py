@@ -6,12 +6,13 @@ from __future__ import annotations
 import signal
 import smtplib
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.mailserver import MailServer, make_server
+from tests.mailserver import PASSWORD, MailServer, make_server
 from tests.net.test_smtp_server import RawSession, add_users, addr, mailbox, strip_trace
 
 LIMITS = (
@@ -122,3 +123,40 @@ def test_sigterm_during_data_lets_the_transaction_finish(
     srv.served = None
     [stored] = mailbox(srv, addr("alice"))
     assert strip_trace(stored) == raw
+
+
+def test_auth_on_the_mx_relays_and_user_rate_is_limited(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    srv = make_server(
+        tmp_path_factory.mktemp("smtp-auth-mx"),
+        "[smtp]\ngreet_pause_seconds = 0\nmessages_per_minute_per_user = 3\n"
+        '[smtp_limits]\nauth_on_mx = true\n[dns]\nnameservers = ["127.0.0.1:9"]\n',
+    )
+    add_users(srv, ["alice"], {})
+    srv.start()
+    try:
+        context = ssl.create_default_context(cafile=str(srv.ca_file))
+        with smtplib.SMTP("localhost", srv.ports["smtp"], timeout=10) as client:
+            client.ehlo()
+            client.mail("x@example.org")
+            assert client.rcpt("far@remote.example")[0] == 550
+            client.rset()
+            client.starttls(context=context)
+            client.login(addr("alice"), PASSWORD)
+            raw = f"From: {addr('alice')}\r\nSubject: relayed\r\n\r\nhi\r\n".encode()
+            # Logged in: the submission policy, so relaying is allowed...
+            assert client.sendmail(addr("alice"), ["far@remote.example"], raw) == {}
+            # ...and the sender is checked.
+            code, _ = client.mail(addr("bob"))
+            assert code == 550
+            client.rset()
+            # Every MAIL counts, refused or not: this is the third this minute.
+            assert client.mail(addr("alice"))[0] == 250
+            client.rset()
+            code, text = client.mail(addr("alice"))
+            assert (code, text[:5]) == (451, b"4.7.1")
+    finally:
+        srv.stop()
+    envelopes = list((srv.data_dir / "queue" / "envelopes").glob("*.json"))
+    assert any(b"far@remote.example" in p.read_bytes() for p in envelopes)
