@@ -465,3 +465,17 @@ def test_helo_session_gets_plain_smtp_trace(server: MailServer) -> None:
     assert len(stored) == 1
     assert b"Received: from old.example ([127.0.0.1])\r\n" in stored[0]
     assert b"\twith SMTP id " in stored[0]
+
+
+def test_a_failed_starttls_handshake_closes_only_that_connection(server: MailServer) -> None:
+    session = RawSession(server.ports["smtp"])
+    try:
+        session.reply()
+        session.command(b"EHLO c.example")
+        assert session.command(b"STARTTLS")[0] == 220
+        session.send(b"this is not a TLS ClientHello\r\n" * 4)
+        assert session.file.read() == b""  # closed, nothing sent in clear
+    finally:
+        session.close()
+    with mx(server) as client:  # the server goes on
+        assert client.noop()[0] == 250

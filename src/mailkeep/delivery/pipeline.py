@@ -121,12 +121,11 @@ class Pipeline:
     ) -> Reply:
         """Deliver ``raw`` (``prepend``: header fields the policy adds on top, e.g. the
         Received field and Authentication-Results) and answer the end of DATA."""
-        message = prepend + raw
         local = _unique_local(txn.recipients)
         failed: list[tuple[Recipient, StoreError]] = []
         if local:
             return_path = _return_path(txn.sender.address)
-            results = await self.store.deliver(local, return_path + message)
+            results = await self.store.deliver(local, b"".join((return_path, prepend, raw)))
             failed = [
                 (r, e) for r, e in zip(local, results, strict=True) if isinstance(e, Exception)
             ]
@@ -138,6 +137,7 @@ class Pipeline:
                 )
                 return QUOTA_EXCEEDED if isinstance(first, QuotaExceeded) else STORE_UNAVAILABLE
         remote, retry = _queued_recipients(txn.recipients, failed, self.clock())
+        message = prepend + raw if remote or retry else b""
         try:
             if remote:
                 await self.spool.put(
