@@ -62,6 +62,8 @@ from mailkeep.queue.schedule import RetrySchedule
 from mailkeep.queue.spool import Spool
 from mailkeep.queue.worker import QueueWorker, WorkerSettings
 from mailkeep.store.disk import DiskStore
+from mailkeep.tlspolicy.mtasts import PolicySource
+from mailkeep.tlspolicy.tlsrpt import TLSReportLog
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ def outbound_settings(config: Config) -> OutboundSettings:
         domain_relays=relays,
         ca_file=out.ca_file,
         ipv6=out.ipv6,
+        dane=out.dane,
     )
 
 
@@ -242,7 +245,16 @@ def outbound_worker(config: Config, spool: Spool) -> QueueWorker:
         max_messages_per_connection=out.max_messages_per_connection,
         scan_interval=out.scan_interval_seconds,
     )
-    return QueueWorker(spool, SMTPClientTransport(outbound_settings(config), resolver), settings)
+    sts = None
+    if out.mta_sts:
+        sts = PolicySource(resolver, ca_file=out.ca_file, port=out.mta_sts_port)
+    transport = SMTPClientTransport(
+        outbound_settings(config),
+        resolver,
+        sts=sts,
+        tls_reports=TLSReportLog(config.data_dir / "tlsrpt"),
+    )
+    return QueueWorker(spool, transport, settings)
 
 
 def smtp_server(config: Config, services: Services, *, mx: bool) -> SMTPServer:

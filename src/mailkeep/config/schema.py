@@ -524,6 +524,17 @@ class Outbound(Section):
     relay_tls: Literal["encrypt", "verify"] = Field(
         "verify", description="TLS to the smart host: always required; verify checks its name."
     )
+    dane: bool = Field(
+        True,
+        description="Check MX certificates against DNSSEC-validated TLSA records (RFC 7672); "
+        "needs a validating resolver in [dns].",
+    )
+    mta_sts: bool = Field(
+        True, description="Honour domains' MTA-STS policies (RFC 8461) when sending to them."
+    )
+    mta_sts_port: int = Field(
+        443, ge=1, le=65535, description="HTTPS port MTA-STS policies are fetched from (tests)."
+    )
 
     @model_validator(mode="after")
     def _retry_bounds(self) -> Self:
