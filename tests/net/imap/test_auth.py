@@ -131,3 +131,31 @@ def test_bad_commands_keep_the_session(connect: Callable[..., imaplib.IMAP4_SSL]
     with pytest.raises(imaplib.IMAP4.error, match="BAD"):
         client.xatom("FROBNICATE")
     assert client.noop()[0] == "OK"
+
+
+def test_commands_pipelined_after_starttls_are_dropped(server: MailServer) -> None:
+    sock = socket.create_connection(("127.0.0.1", server.ports["imap"]), timeout=20)
+    try:
+        sock.recv(4096)
+        sock.sendall(b"s1 STARTTLS\r\ns2 LOGIN alice@example.test x\r\n")
+        assert sock.recv(4096).startswith(b"s1 OK")
+        tls = tls_context(server).wrap_socket(sock, server_hostname="localhost")
+        out = exchange(tls, b"s3 NOOP", b"s3")
+        assert b"s2" not in out and out.startswith(b"s3 OK")
+        tls.close()
+    finally:
+        sock.close()
+
+
+def test_authenticate_cancelled_then_login(server: MailServer) -> None:
+    sock = raw_session(server)
+    try:
+        sock.recv(4096)
+        sock.sendall(b"c1 AUTHENTICATE PLAIN\r\n")
+        assert sock.recv(4096).startswith(b"+")
+        out = exchange(sock, b"*", b"c1")
+        assert out.startswith(b"c1 BAD")
+        out = exchange(sock, f'c2 LOGIN {ALICE} "{PASSWORD}"'.encode(), b"c2")
+        assert out.startswith(b"c2 OK")
+    finally:
+        sock.close()

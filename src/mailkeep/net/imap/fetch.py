@@ -9,8 +9,6 @@ Implementation notes:
   as a ``Stream``: the literal header, then ``CHUNK``-sized reads written as they come, so
   a big message is never held whole. If the message disappears mid-stream, the literal is
   padded to its announced size (the syntax must stay valid).
-- Sections of up to ``PARALLEL`` messages are read concurrently (the store's reads run in
-  its thread pool), then answered in order.
 - A non-PEEK body fetch in a read-write mailbox sets \\Seen first (one store call per
   batch) and the FETCH response then carries FLAGS (RFC 9051 6.4.5).
 - Messages the session still maps but the store no longer has (expunged elsewhere, not
@@ -19,7 +17,6 @@ Implementation notes:
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 from collections.abc import Sequence
 
@@ -46,8 +43,6 @@ from mailkeep.store.models import Flag, FlagOp, MessageMeta, UidSet
 BATCH = 500  # UIDs per metadata read
 IN_MEMORY = 256 * 1024  # larger sections are streamed
 CHUNK = 64 * 1024  # octets per read while streaming
-# messages whose sections are read concurrently: at most PARALLEL * IN_MEMORY octets held
-PARALLEL = 16
 NO_UNKNOWN_CTE = r.no("unknown content-transfer-encoding", Code("UNKNOWN-CTE"))  # RFC 3516
 
 
@@ -95,17 +90,13 @@ async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
         seen_now: set[int] = set()
         if sets_seen:
             metas, seen_now = await _set_seen(session, metas)
-        for group_start in range(0, len(metas), PARALLEL):
-            group = metas[group_start : group_start + PARALLEL]
-            try:  # the store reads in its thread pool: a few messages at once
-                answers = await asyncio.gather(
-                    *(_items(session, m, command.items, m.uid in seen_now) for m in group)
-                )
+        for meta in metas:
+            try:
+                items = await _items(session, meta, command.items, meta.uid in seen_now)
             except UnknownEncoding:
                 return NO_UNKNOWN_CTE
-            for meta, items in zip(group, answers, strict=True):
-                response = untagged.fetch(numbers[meta.uid], items)
-                await session.send_chunks(response, lambda s: _write_stream(session, s))
+            response = untagged.fetch(numbers[meta.uid], items)
+            await session.send_chunks(response, lambda s: _write_stream(session, s))
     return r.ok("FETCH completed")
 
 

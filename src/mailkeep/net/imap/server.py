@@ -178,6 +178,8 @@ class IMAPServer:
             elif isinstance(event, CommandReceived):
                 await self._command(session, event.command)
             elif isinstance(event, CommandInvalid):
+                session.sasl = None  # a cancelled AUTHENTICATE ("*") or a bad IDLE line
+                session.idle_tag = None  # ends the exchange (RFC 9051 6.2.2, RFC 2177)
                 await session.send(event.error.reply)
                 if core.bad_commands >= settings.max_bad_commands:
                     await self._bye(session, r.BYE_TOO_MANY_ERRORS)
