@@ -231,10 +231,12 @@ class SMTPServer:
             await conn.write(core.abort(replies.SHUTTING_DOWN))
         return None
 
-    async def _check_login(self, conn: Connection, session: _Session, event: AuthCheck) -> bool:
+    async def _check_login(
+        self, conn: Connection, session: _Session, event: AuthCheck
+    ) -> bool | None:
         request = event.request
         if not isinstance(request, PasswordCheck):
-            return False  # SCRAM is not offered until the accounts store its keys
+            return None  # a ScramLookup: SCRAM is not offered until accounts store its keys
         ip = conn.peer.host
         session.login = request.authcid
         if self.throttle.locked(ip, request.authcid):
