@@ -15,8 +15,9 @@ Implementation notes (invariants):
 - Local users a message reached through several envelope recipients get one copy.
 - When some local mailboxes refuse their copy (over quota, temporary error) and others took
   it, the refused ones are spooled as a message of their own whose recipients carry
-  ``local_user_id``; delivery.local_retry retries or reports them; the client gets 250. When every copy fails the client gets
-  the store's answer (552 5.2.2 over quota, 451 4.3.0 temporary).
+  ``local_user_id``; delivery.local_retry retries or reports them; the client gets 250.
+  When every copy fails the client gets the store's answer (552 5.2.2 over quota, 451
+  4.3.0 temporary).
 - The store takes bytes, so the message is held in memory once while it is delivered;
   its size is bounded by smtp_limits.max_message_size, enforced by the core during DATA.
 """
