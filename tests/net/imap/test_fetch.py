@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import imaplib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from imapclient import IMAPClient
+from imapclient.response_types import BodyData
 
 from mailkeep.net.imap.fetch import filter_header
-from tests.net.imap.conftest import INITIAL, MULTIPART
+from tests.mailserver import PASSWORD, MailServer
+from tests.net.imap.conftest import BOB, INITIAL, MULTIPART, tls_context
 
 Connect = Callable[..., imaplib.IMAP4_SSL]
 
@@ -120,3 +125,65 @@ def test_filter_header_keeps_folded_fields() -> None:
     assert filter_header(header, ["subject"], keep=True) == b"Subject: a\r\n long\r\n\r\n"
     assert filter_header(header, ["SUBJECT", "to"], keep=False) == b"X-Other: y\r\n\r\n"
     assert filter_header(header, ["Missing"], keep=True) == b"\r\n"
+
+
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "mime"
+
+
+def _leaves(body: Any, prefix: tuple[int, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """(section number, body) of each non-multipart part of an imapclient BodyData."""
+    if body.is_multipart:
+        for i, child in enumerate(body[0], start=1):
+            yield from _leaves(child, (*prefix, i))
+    else:
+        number = prefix or (1,)
+        yield ".".join(str(n) for n in number), body
+        if body[0].lower() == b"message" and body[1].lower() == b"rfc822":
+            embedded = BodyData.create(body[8])  # numbered as the embedded message's parts
+            yield from _leaves(embedded, number if embedded.is_multipart else (*number, 1))
+
+
+def _crlf(raw: bytes) -> bytes:
+    """CRLF line ends, stray bare CRs included (the corpus README says to normalise)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def test_corpus_sections_match_bodystructure_sizes(server: MailServer) -> None:
+    """Third-party messages (the torture test, the christmas tree, Dovecot's malformed
+    ones...): BODY[] is the message as appended, and each part's BODY[n] is exactly as long
+    as its BODYSTRUCTURE size says."""
+    if not CORPUS.is_dir():
+        pytest.skip("the shared corpus is not here")
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".eml", ".txt"))
+    raws = {p.name: _crlf(p.read_bytes()) for p in files}
+    raws = {name: raw for name, raw in raws.items() if b"\0" not in raw}  # literal8 needed
+    with IMAPClient(
+        "localhost", port=server.ports["imaps"], ssl_context=tls_context(server), timeout=60
+    ) as client:
+        client.login(BOB, PASSWORD)
+        client.create_folder("corpus")
+        uids = {}
+        for name, raw in raws.items():
+            result = client.append("corpus", raw)
+            uids[int(result.split()[2].rstrip(b"]"))] = name
+        client.select_folder("corpus", readonly=True)
+        mismatches = []
+        for uid, name in uids.items():
+            data = client.fetch([uid], ["BODY.PEEK[]", "BODYSTRUCTURE"])[uid]
+            assert data[b"BODY[]"] == raws[name], name
+            leaves = list(_leaves(data[b"BODYSTRUCTURE"]))
+            sections = [f"BODY.PEEK[{number}]" for number, _ in leaves]
+            parts = client.fetch([uid], sections)[uid]
+            for number, body in leaves:
+                got = parts.get(f"BODY[{number}]".encode())
+                if len(got or b"") != body[6]:
+                    mismatches.append((name, number, body[6], len(got or b"")))
+        assert mismatches == [], mismatches
+        torture = next(u for u, n in uids.items() if n == "torture-test.eml")
+        sizes = [
+            b[6]
+            for _, b in _leaves(
+                client.fetch([torture], ["BODYSTRUCTURE"])[torture][b"BODYSTRUCTURE"]
+            )
+        ]
+        assert {4906, 562270, 917} <= set(sizes)
