@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import smtplib
 import socket
@@ -479,3 +480,26 @@ def test_a_failed_starttls_handshake_closes_only_that_connection(server: MailSer
         session.close()
     with mx(server) as client:  # the server goes on
         assert client.noop()[0] == 250
+
+
+def test_random_bytes_never_break_the_server(server: MailServer) -> None:
+    rng = random.Random(25)
+    assert server.served is not None
+    mark = len(server.served.lines)
+    pieces = [b"MAIL FROM:<a@b>\r\n", b"RCPT TO:<alice@example.test>\r\n", b"DATA\r\n",
+              b"BDAT 5\r\n", b"\r\n.\r\n", b"\x00", b"\xff\xfe", b"AUTH PLAIN\r\n", b"=\r\n",
+              b"EHLO x\r\n", b"STARTTLS\r\n", b"\n", b"\r"]  # fmt: skip
+    for _ in range(30):
+        junk = b"".join(
+            rng.choice(pieces) if rng.random() < 0.5 else rng.randbytes(rng.randint(1, 40))
+            for _ in range(rng.randint(1, 30))
+        )
+        with socket.create_connection(("127.0.0.1", server.ports["smtp"]), timeout=10) as sock:
+            sock.sendall(b"EHLO fuzz\r\n" + junk)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+    with mx(server) as client:
+        assert client.noop()[0] == 250
+    errors = [line for line in server.served.lines[mark:] if "level=error" in line]
+    assert errors == []
