@@ -55,10 +55,14 @@ async def copy_or_move(session: Session, command: c.Copy | c.Move) -> StatusResp
         return r.NO_READ_ONLY
     pairs = session.resolve(command.sequence, command.uid)
     name = "MOVE" if moving else "COPY"
-    if not pairs:
+    store = session.services.store
+    if not pairs:  # nothing to copy, but a missing destination is still reported
+        try:
+            await store.status(session.user_id, command.mailbox)
+        except (MailboxNotFound, InvalidMailboxName):
+            return r.NO_TRYCREATE
         return r.ok(f"{name} completed, nothing to do")
     uids = UidSet.of(uid for _, uid in pairs)
-    store = session.services.store
     operation = store.move if moving else store.copy
     try:
         result = await operation(
