@@ -226,3 +226,24 @@ def test_least_recently_used_users_are_closed(tmp_path: Path, clock: Clock) -> N
             await store.close()
 
     asyncio.run(body())
+
+
+def test_select_reuses_the_uid_list_only_while_the_mailbox_is_unchanged(
+    tmp_path: Path, clock: Clock
+) -> None:
+    async def body(store: DiskStore) -> None:
+        await store.append(1, INBOX, [NewMessage(message(f"m{i}")) for i in range(3)], Quota())
+        first = await store.select(1, INBOX)
+        first.uids.append(99)  # the caller owns its copy
+        assert list((await store.select(1, INBOX)).uids) == [1, 2, 3]
+        await store.store_flags(1, first.status.id, UidSet.of([2]), FlagOp.ADD, Flag.DELETED)
+        await store.expunge(1, first.status.id)
+        assert list((await store.select(1, INBOX)).uids) == [1, 3]
+        await store.append(1, INBOX, [NewMessage(message("new"))], Quota())
+        snap = await store.select(1, INBOX)
+        assert list(snap.uids) == [1, 3, 4] and snap.status.messages == 3
+        await store.move(1, snap.status.id, UidSet.of([1]), "Trash", Quota())
+        assert list((await store.select(1, INBOX)).uids) == [3, 4]
+        assert list((await store.select(1, "Trash")).uids) == [1]
+
+    run(body, tmp_path, clock)

@@ -296,7 +296,10 @@ class DiskStore:
 
         def run(conn: sqlite3.Connection, user: UserDb) -> MailboxSnapshot:
             row = index.mailbox_row(conn, name)
-            uids = messages.all_uids(conn, int(row["id"]))
+            uids = user.cached_uids(row)
+            if uids is None:
+                uids = messages.all_uids(conn, int(row["id"]))
+                user.cache_uids(row, uids)
             return MailboxSnapshot(index.status_of(conn, row, uids), uids)
 
         return await self._db.read(user_id, run)

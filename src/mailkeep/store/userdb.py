@@ -21,6 +21,7 @@ Implementation notes:
 
 from __future__ import annotations
 
+import array
 import asyncio
 import logging
 import sqlite3
@@ -42,6 +43,7 @@ from mailkeep.store.migrations import migrate
 log = logging.getLogger(__name__)
 CHECKPOINT_PAGES = 20_000  # 80 MB of WAL at most under sustained load
 MAX_IDLE_READERS = 2  # read connections kept open per user; more are opened when needed
+UID_CACHE_MAILBOXES = 4  # UID lists kept per open user: 400 KB each for 100,000 messages
 T = TypeVar("T")
 
 
@@ -68,6 +70,28 @@ class UserDb:
     active: int = 0  # reads and writes in progress (loop thread only)
     commits_since_checkpoint: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # mailbox id → ((HIGHESTMODSEQ, UIDNEXT, messages), UIDs): a SELECT of an unchanged
+    # mailbox copies the array instead of reading 100,000 UIDs again. Every change to a
+    # mailbox's messages raises its HIGHESTMODSEQ, so the key cannot miss one.
+    uid_cache: OrderedDict[int, tuple[tuple[int, int, int], array.array[int]]] = field(
+        default_factory=OrderedDict
+    )
+
+    def cached_uids(self, row: sqlite3.Row) -> array.array[int] | None:
+        key = (int(row["highestmodseq"]), int(row["uidnext"]), int(row["messages"]))
+        with self.lock:
+            found = self.uid_cache.get(int(row["id"]))
+            if found is None or found[0] != key:
+                return None
+            self.uid_cache.move_to_end(int(row["id"]))
+            return array.array("L", found[1])  # a copy: the caller may change it
+
+    def cache_uids(self, row: sqlite3.Row, uids: array.array[int]) -> None:
+        key = (int(row["highestmodseq"]), int(row["uidnext"]), int(row["messages"]))
+        with self.lock:
+            self.uid_cache[int(row["id"])] = (key, array.array("L", uids))
+            while len(self.uid_cache) > UID_CACHE_MAILBOXES:
+                self.uid_cache.popitem(last=False)
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
