@@ -28,8 +28,8 @@ async def select(session: Session, command: c.Select) -> StatusResponse:
         snapshot = await store.select(user_id, command.mailbox)
     except (MailboxNotFound, InvalidMailboxName):
         return r.NO_NONEXISTENT
-    if session.subscription is not None:  # changes before the snapshot are in it
-        session.subscription.drain()
+    # Changes heard meanwhile are applied on top of the snapshot later: re-adding a known
+    # UID or expunging an unknown one is a no-op, so none committed after it is lost.
     status = snapshot.status
     selected = Selected(
         mailbox_id=status.id,
