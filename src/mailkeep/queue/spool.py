@@ -120,10 +120,13 @@ class Spool:
         """Ids of every committed message, oldest first."""
         return sorted(p.stem for p in self._envelopes.glob("*.json"))
 
-    def remove_sync(self, spool_id: str) -> None:
-        """Forget a message (every recipient done): envelope first, then the bytes."""
+    def remove_sync(self, spool_id: str, *, sync: bool = True) -> None:
+        """Forget a message (every recipient done): envelope first, then the bytes.
+        ``sync=False`` skips the directory fsync: a kill -9 cannot undo the unlink, only a
+        power loss can, and then the message is sent again (at least once, never lost)."""
         self.envelope_path(spool_id).unlink(missing_ok=True)
-        _fsync_dir(self._envelopes)
+        if sync:
+            _fsync_dir(self._envelopes)
         self.message_path(spool_id).unlink(missing_ok=True)
 
     def sweep(self) -> list[str]:
@@ -161,8 +164,8 @@ class Spool:
     async def load(self, spool_id: str) -> QueuedMessage:
         return await asyncio.to_thread(self.load_sync, spool_id)
 
-    async def remove(self, spool_id: str) -> None:
-        await asyncio.to_thread(self.remove_sync, spool_id)
+    async def remove(self, spool_id: str, *, sync: bool = True) -> None:
+        await asyncio.to_thread(self.remove_sync, spool_id, sync=sync)
 
 
 def _checked(spool_id: str) -> str:

@@ -245,30 +245,70 @@ class QueueWorker:
         """Make one message's results durable (and queue its notifications first)."""
         spool_id = item.envelope.id
         async with self._locks[spool_id]:
-            envelope = await self._current(spool_id)
-            if envelope is None:
-                return
             now = self.clock()
-            by_address = {r.address: r for r in results}
-            updated: list[QueuedRecipient] = []
-            notices: list[dsn.RecipientStatus] = []
-            for rcpt in envelope.recipients:
-                result = by_address.get(rcpt.address)
-                if result is None or rcpt.status is not RecipientStatus.PENDING:
-                    updated.append(rcpt)
-                    continue
-                new, notice = self._apply(envelope, rcpt, result, now)
-                updated.append(new)
-                if notice is not None:
-                    notices.append(notice)
-            envelope = envelope.with_recipients(tuple(updated))
-            if notices:
+            # One thread hop for the common case: read, apply, write (or remove).
+            done = await asyncio.to_thread(self._record_sync, spool_id, results, now, True)
+            if done is None:
+                return  # deleted meanwhile (mailkeep queue delete)
+            envelope, notices, outcomes, written = done
+            for outcome in outcomes:
+                self._count(outcome)
+            if not written:
                 await self._send_notification(envelope, item.content, notices, now)
-            if envelope.pending:
-                await self.spool.update(envelope)
-            else:
-                await self.spool.remove(spool_id)
+                await asyncio.to_thread(self._write_sync, envelope)
+            if not envelope.pending:
                 self._locks.pop(spool_id, None)
+
+    def _count(self, outcome: Outcome) -> None:
+        report = self._report
+        if outcome is Outcome.DELIVERED:
+            report.delivered += 1
+        elif outcome is Outcome.DEFERRED:
+            report.deferred += 1
+        else:
+            report.failed += 1
+
+    def _record_sync(
+        self, spool_id: str, results: list[RecipientResult], now: float, write: bool
+    ) -> tuple[QueuedMessage, list[dsn.RecipientStatus], list[Outcome], bool] | None:
+        """(new envelope, notifications due, outcomes, written). The state is written here
+        only when no notification is due (a notification is queued before its cause)."""
+        try:
+            envelope = self.spool.load_sync(spool_id)
+        except FileNotFoundError:
+            return None
+        by_address = {r.address: r for r in results}
+        updated: list[QueuedRecipient] = []
+        notices: list[dsn.RecipientStatus] = []
+        outcomes: list[Outcome] = []
+        for rcpt in envelope.recipients:
+            result = by_address.get(rcpt.address)
+            if result is None or rcpt.status is not RecipientStatus.PENDING:
+                updated.append(rcpt)
+                continue
+            new, notice = self._apply(envelope, rcpt, result, now)
+            updated.append(new)
+            if new.status is RecipientStatus.DELIVERED:
+                outcomes.append(Outcome.DELIVERED)
+            elif new.status is RecipientStatus.FAILED:
+                outcomes.append(Outcome.FAILED)
+            else:
+                outcomes.append(Outcome.DEFERRED)
+            if notice is not None:
+                notices.append(notice)
+        envelope = envelope.with_recipients(tuple(updated))
+        written = write and not notices
+        if written:
+            self._write_sync(envelope)
+        return envelope, notices, outcomes, written
+
+    def _write_sync(self, envelope: QueuedMessage) -> None:
+        if envelope.pending:
+            self.spool.update_sync(envelope)
+        else:
+            # No directory fsync: only a power loss could bring the message back, and then
+            # it is sent again (RFC 5321 6.1 tolerates duplicates, never loss).
+            self.spool.remove_sync(envelope.id, sync=False)
 
     def _apply(
         self,
@@ -279,7 +319,6 @@ class QueueWorker:
     ) -> tuple[QueuedRecipient, dsn.RecipientStatus | None]:
         attempts = rcpt.attempts + 1
         outcome = result.outcome
-        report = self._report
         log.info(
             "queue attempt id=%s rcpt=%s outcome=%s status=%s detail=%s",
             envelope.id,
@@ -294,7 +333,6 @@ class QueueWorker:
                 created=envelope.created, attempts=attempts, now=now
             )
             if deferral.verdict is Verdict.RETRY:
-                report.deferred += 1
                 new = replace(
                     rcpt, attempts=attempts, next_attempt=deferral.next_attempt, last_error=detail
                 )
@@ -302,11 +340,9 @@ class QueueWorker:
             outcome = Outcome.FAILED
             detail = f"gave up after {attempts} attempts; last: {detail}"
         if outcome is Outcome.DELIVERED:
-            report.delivered += 1
             new = replace(rcpt, status=RecipientStatus.DELIVERED, attempts=attempts)
             kind, action = Notify.SUCCESS, dsn.Action.RELAYED
         else:
-            report.failed += 1
             new = replace(rcpt, status=RecipientStatus.FAILED, attempts=attempts, last_error=detail)
             kind, action = Notify.FAILURE, dsn.Action.FAILED
         if envelope.mail_from is None or not _wants(rcpt, kind):
