@@ -44,9 +44,28 @@ def cli(ctx: click.Context, config_option: Path | None) -> None:
 
 
 def _register() -> None:
-    from mailkeep.cli import accounts_cmd, config_cmd, dkim_cmd, dns_cmd, serve_cmd
+    from mailkeep.cli import (
+        accounts_cmd,
+        config_cmd,
+        dkim_cmd,
+        dns_cmd,
+        queue_cmd,
+        serve_cmd,
+        store_cmd,
+        tlsrpt_cmd,
+    )
 
-    for module in (config_cmd, accounts_cmd, dkim_cmd, dns_cmd, serve_cmd):
+    modules = (
+        config_cmd,
+        accounts_cmd,
+        dkim_cmd,
+        dns_cmd,
+        serve_cmd,
+        store_cmd,
+        queue_cmd,
+        tlsrpt_cmd,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 
