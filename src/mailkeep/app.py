@@ -25,15 +25,22 @@ from mailkeep.accounts.throttle import LoginThrottle, ThrottleSettings
 from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager, files_from_config, utc_now
 from mailkeep.config.schema import Config
+from mailkeep.delivery.authentication import (
+    AuthenticationSettings,
+    DMARCPolicy,
+    InboundAuthenticator,
+)
 from mailkeep.delivery.inbound import InboundPolicy
 from mailkeep.delivery.local_retry import LocalRetry, LocalRetrySettings
 from mailkeep.delivery.pipeline import Pipeline
 from mailkeep.delivery.ratelimit import RateLimiter
 from mailkeep.delivery.routing import Router
+from mailkeep.delivery.signing import DKIMSigner
 from mailkeep.delivery.submission import SubmissionPolicy
 from mailkeep.dns.dnspython import DnspythonResolver
-from mailkeep.dns.resolver import CachingResolver
+from mailkeep.dns.resolver import CachingResolver, Resolver
 from mailkeep.log import setup_logging
+from mailkeep.mailauth.keys import KeyStore
 from mailkeep.net.connection import Connection, ConnectionHandler, Timeouts
 from mailkeep.net.imap.server import IMAPServer
 from mailkeep.net.imap.session import IMAPSettings
@@ -62,6 +69,7 @@ from mailkeep.queue.schedule import RetrySchedule
 from mailkeep.queue.spool import Spool
 from mailkeep.queue.worker import QueueWorker, WorkerSettings
 from mailkeep.store.disk import DiskStore
+from mailkeep.store.models import StoreLimits
 from mailkeep.tlspolicy.mtasts import PolicySource
 from mailkeep.tlspolicy.tlsrpt import TLSReportLog
 
@@ -102,6 +110,7 @@ class Services:
     store: DiskStore
     throttle: LoginThrottle
     spool: Spool
+    resolver: Resolver  # one cache for the MX checks and the queue worker
 
     async def close(self) -> None:
         await self.store.close()
@@ -119,7 +128,18 @@ def build_services(config: Config) -> Services:
     throttle = LoginThrottle(ThrottleSettings(**config.logins.model_dump()), time.monotonic)
     spool = Spool(spool_root(config))
     spool.sweep()
-    return Services(directory, DiskStore(store_root(config)), throttle, spool)
+    store = DiskStore(store_root(config), limits=StoreLimits(**config.store.model_dump()))
+    return Services(directory, store, throttle, spool, build_resolver(config))
+
+
+def build_resolver(config: Config) -> CachingResolver:
+    """The one DNS resolver (with its cache) every part of the server asks."""
+    dns = config.dns
+    return CachingResolver(
+        DnspythonResolver(dns.nameservers, timeout=dns.timeout_seconds),
+        max_entries=max(dns.cache_size, 1),
+        timeout=dns.timeout_seconds,
+    )
 
 
 def protocol_handlers(config: Config, services: Services) -> dict[str, ConnectionHandler]:
@@ -222,15 +242,9 @@ def local_retry(config: Config, services: Services) -> LocalRetry:
     )
 
 
-def outbound_worker(config: Config, spool: Spool) -> QueueWorker:
+def outbound_worker(config: Config, spool: Spool, resolver: Resolver) -> QueueWorker:
     """The queue worker that delivers the spool to other servers."""
     out = config.outbound
-    dns = config.dns
-    resolver = CachingResolver(
-        DnspythonResolver(dns.nameservers, timeout=dns.timeout_seconds),
-        max_entries=max(dns.cache_size, 1),
-        timeout=dns.timeout_seconds,
-    )
     schedule = RetrySchedule(
         first_retry=out.retry_first_seconds,
         max_interval=out.retry_max_seconds,
@@ -263,13 +277,28 @@ def smtp_server(config: Config, services: Services, *, mx: bool) -> SMTPServer:
     pipeline = Pipeline(hostname=config.hostname, store=services.store, spool=services.spool)
     sessions = config.smtp
     limit_names = {f.name for f in dataclasses.fields(ServerLimits)}
+    checks = config.mailauth
+    authenticator = InboundAuthenticator(
+        services.resolver,
+        AuthenticationSettings(
+            authserv_id=config.hostname,
+            dmarc_policy=DMARCPolicy(checks.dmarc_policy),
+            trusted_sealers=frozenset(checks.trusted_arc_sealers),
+            check_timeout=checks.check_timeout_seconds,
+            dnsbl_zones=tuple(checks.dnsbl_zones),
+            dnsbl_reject=checks.dnsbl_reject,
+            dnsbl_timeout=config.dns.timeout_seconds,
+        ),
+    )
     return SMTPServer(
         hostname=config.hostname,
         mx=mx,
         directory=services.directory,
         throttle=services.throttle,
-        inbound=InboundPolicy(router, pipeline),
-        submission=SubmissionPolicy(services.directory, router, pipeline),
+        inbound=InboundPolicy(router, pipeline, authenticator),
+        submission=SubmissionPolicy(
+            services.directory, router, pipeline, DKIMSigner(KeyStore(config.data_dir))
+        ),
         settings=SMTPSettings(
             greet_pause=sessions.greet_pause_seconds,
             command_timeout=sessions.command_timeout_seconds,
@@ -402,7 +431,7 @@ async def _run(config: Config, run_as: RunAs | None) -> None:
     except BaseException:
         server.listeners.close_sockets()
         raise
-    worker = outbound_worker(config, services.spool)
+    worker = outbound_worker(config, services.spool, services.resolver)
     services.spool.subscribe(worker.wake)  # mail spooled by SMTP goes out at once
     loop = asyncio.get_running_loop()
     queue = loop.create_task(worker.run(), name="outbound queue")

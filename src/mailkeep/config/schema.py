@@ -436,6 +436,40 @@ class Store(Section):
     )
 
 
+class MailAuth(Section):
+    """Checks of mail arriving at the MX (SPF, DKIM, ARC, DMARC, DNS blocklists)."""
+
+    dmarc_policy: Literal["enforce", "junk", "record"] = Field(
+        "enforce",
+        description="What a DMARC failure does: enforce (p=reject refused with 550 5.7.1, "
+        "p=quarantine to Junk), junk (both to Junk, never refused), record (header only).",
+    )
+    trusted_arc_sealers: list[Hostname] = Field(
+        [],
+        examples=[["lists.example.org"]],
+        description="ARC sealer domains (forwarders, lists) whose passing chain overrides a "
+        "DMARC failure; empty: ARC is recorded, never trusted.",
+    )
+    # RFC 5321 4.5.3.2.6: the client waits 10 minutes for the reply to the end of DATA;
+    # RFC 7208 4.6.4 gives SPF 20 s; DKIM, ARC and DMARC run beside it or after it.
+    check_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=300,
+        description="Longest time for all checks of one message; past it the message is "
+        "deferred (451) under enforce, else delivered with temperror results.",
+    )
+    dnsbl_zones: list[Hostname] = Field(
+        [],
+        examples=[["zen.spamhaus.org"]],
+        description="DNS blocklists (RFC 5782) asked about each MX client's IP; results go "
+        "to the log and a header.",
+    )
+    dnsbl_reject: bool = Field(
+        False, description="Refuse MAIL FROM (550 5.7.1) from a client listed in a zone."
+    )
+
+
 TLSLevelName = Literal["none", "may", "encrypt", "verify"]
 
 
@@ -573,4 +607,7 @@ class Config(Section):
     store: Store = Field(default_factory=Store, description="The mail store.")
     outbound: Outbound = Field(
         default_factory=Outbound, description="Delivery to other servers (the queue)."
+    )
+    mailauth: MailAuth = Field(
+        default_factory=MailAuth, description="Checks of arriving mail (SPF, DKIM, DMARC)."
     )

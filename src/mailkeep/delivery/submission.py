@@ -9,7 +9,9 @@ RFC 6409 4.3 (authenticated submission), 6.1 (the MSA may check the sender), 8.2
 - A message without a From field is refused (RFC 5322 3.6 requires one).
 - Local recipients are delivered to the store, others spooled for the queue worker.
 
-The hook for DKIM signing is ``SubmissionPolicy.signature_fields`` (adds nothing yet).
+- Every message is DKIM-signed for its From domain (``SubmissionPolicy.signature_fields``,
+  delivery.signing) before it is delivered locally or spooled, so local and remote copies
+  carry the same signatures; a domain without keys is sent unsigned with a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 from mailkeep.accounts.directory import Directory
 from mailkeep.delivery.pipeline import AcceptedRecipient, ClientInfo, Pipeline, Sender, Transaction
 from mailkeep.delivery.routing import Router
+from mailkeep.delivery.signing import DKIMSigner
 from mailkeep.mail.address import Address, AddressError, parse_address
 from mailkeep.mail.envelope import parse_address_list
 from mailkeep.mail.headers import HeaderMap
@@ -50,10 +53,17 @@ def from_not_yours(address: str, user: str) -> Reply:
 class SubmissionPolicy:
     """MailPolicy of the submission and submissions listeners (and AUTH on the MX)."""
 
-    def __init__(self, directory: Directory, router: Router, pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        router: Router,
+        pipeline: Pipeline,
+        signer: DKIMSigner | None = None,
+    ) -> None:
         self.directory = directory
         self.router = router
         self.pipeline = pipeline
+        self.signer = signer
 
     async def check_sender(self, client: ClientInfo, sender: Sender) -> Reply:
         user = client.user
@@ -114,9 +124,14 @@ class SubmissionPolicy:
             added += f"Message-ID: <{message_id}@{self.pipeline.hostname}>\r\n".encode()
         return added
 
-    async def signature_fields(self, client: ClientInfo, txn: Transaction, raw: bytes) -> bytes:
-        """DKIM-SIGNING HOOK: the DKIM-Signature field(s) for ``raw`` go here (mailauth)."""
-        return b""
+    async def signature_fields(
+        self, client: ClientInfo, txn: Transaction, raw: bytes
+    ) -> bytes | Reply:
+        """DKIM-SIGNING HOOK: the DKIM-Signature fields for ``raw`` (b"" without a signer
+        or keys), or the refusal of a message that cannot be signed."""
+        if self.signer is None:
+            return b""
+        return await self.signer.signature_fields(raw)
 
     async def finish(self, client: ClientInfo, txn: Transaction, raw: bytes) -> Reply:
         refusal = await self.check_from(client, raw)
@@ -125,6 +140,8 @@ class SubmissionPolicy:
         message_id = self.pipeline.new_id()
         message = self.missing_fields(raw, message_id) + raw
         signature = await self.signature_fields(client, txn, message)
+        if isinstance(signature, Reply):
+            return signature
         prepend = self.pipeline.received_field(client, txn, message_id) + signature
         return await self.pipeline.deliver(
             client, txn, message, message_id=message_id, prepend=prepend
