@@ -159,3 +159,20 @@ def test_authenticate_cancelled_then_login(server: MailServer) -> None:
         assert out.startswith(b"c2 OK")
     finally:
         sock.close()
+
+
+def test_unauthenticate_then_login_as_another_user(server: MailServer) -> None:
+    sock = raw_session(server)
+    try:
+        sock.recv(4096)
+        exchange(sock, f'u1 LOGIN {ALICE} "{PASSWORD}"'.encode(), b"u1")
+        exchange(sock, b"u2 SELECT INBOX", b"u2")
+        out = exchange(sock, b"u3 UNAUTHENTICATE", b"u3")
+        assert out.startswith(b"u3 OK")
+        assert exchange(sock, b'u4 LIST "" *', b"u4").startswith(b"u4 BAD")
+        out = exchange(sock, b'u5 LOGIN bob@example.test "' + PASSWORD.encode() + b'"', b"u5")
+        assert out.startswith(b"u5 OK")
+        out = exchange(sock, b"u6 STATUS INBOX (MESSAGES)", b"u6")
+        assert b"u6 OK" in out
+    finally:
+        sock.close()

@@ -106,12 +106,24 @@ def start_session(session: Session, user: User) -> StatusResponse:
     return r.ok("logged in", Code("CAPABILITY", caps))
 
 
+async def unauthenticate(session: Session, command: c.Unauthenticate) -> StatusResponse:
+    """UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on this connection."""
+    end_session(session)
+    session.selected = None
+    session.commands_before_login = 0
+    log.info("imap unauthenticate")
+    logctx.account.set(None)
+    return r.ok("UNAUTHENTICATE completed")
+
+
 def end_session(session: Session) -> None:
-    """Release what login took (called once when the connection ends)."""
+    """Release what login took (at UNAUTHENTICATE and when the connection ends; a second
+    call does nothing)."""
     if session.subscription is not None:
         session.subscription.close()
         session.subscription = None
     user = session.user
+    session.user = None
     if user is not None:
         per_user = session.services.per_user
         per_user[user.id] -= 1

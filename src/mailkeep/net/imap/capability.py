@@ -30,6 +30,7 @@ AFTER_LOGIN = (
     "STATUS=SIZE",
     "MULTIAPPEND",
     "BINARY",
+    "UNAUTHENTICATE",  # RFC 8437
 )
 
 

@@ -116,6 +116,7 @@ HANDLERS: dict[type, Handler] = {
     c.Id: _id,
     c.Enable: _enable,
     c.Login: _login,
+    c.Unauthenticate: auth.unauthenticate,
     c.Namespace: mailboxes.namespace,
     c.List: mailboxes.list_mailboxes,
     c.Lsub: mailboxes.lsub,
