@@ -96,7 +96,7 @@ def test_success(tmp_path: Path, zones: tuple[Zones, str]) -> None:
         (dumped,) = sink_files(tmp_path / "dump")
         assert b"X-Rcpt-Args: <x@b.test> ORCPT=rfc822;x@b.test\nX-Rcpt-Args: <y@b.test>" in dumped
         assert b"Subject: hello 0" in dumped
-        server.served.wait_for(r"queue attempt .*outcome=delivered")  # type: ignore[union-attr]
+        server.served.wait_for(r"msg=\"queue attempt\" .*outcome=delivered")  # type: ignore[union-attr]
     finally:
         server.stop()
 

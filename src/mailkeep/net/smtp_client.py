@@ -300,7 +300,7 @@ class SMTPClientTransport:
                 found = await self._host_policy(domain, hop, port, level, sts)
                 if isinstance(found, str):
                     last_error = found
-                    log.warning("outbound host skipped host=%s reason=%s", hop.host, found)
+                    log.warning("outbound host skipped", extra={"host": hop.host, "reason": found})
                     continue
                 policy = found
             for address in hop.addresses:
@@ -355,7 +355,7 @@ class SMTPClientTransport:
         try:
             await self.tls_reports.record(item)
         except OSError as exc:
-            log.warning("tls report not recorded reason=%s", exc)
+            log.warning("tls report not recorded", extra={"reason": str(exc)})
 
     async def _try_address(
         self,
@@ -372,11 +372,13 @@ class SMTPClientTransport:
             await self._session(hop, address, port, policy, relay, batch, results, tls=True)
             return None
         except _HandshakeFailed as exc:
-            log.warning("outbound tls handshake failed host=%s reason=%s", hop.host, exc.detail)
+            log.warning(
+                "outbound tls handshake failed", extra={"host": hop.host, "reason": exc.detail}
+            )
             if policy.level is not TLSLevel.MAY:
                 return exc.detail
         except _SessionError as exc:
-            log.info("outbound session failed host=%s reason=%s", hop.host, exc.detail)
+            log.info("outbound session failed", extra={"host": hop.host, "reason": exc.detail})
             return exc.detail
         try:  # RFC 7435: opportunistic TLS failed, plaintext beats not delivering
             await self._session(hop, address, port, policy, relay, batch, results, tls=False)

@@ -194,7 +194,9 @@ class QueueWorker:
                 except FileNotFoundError:
                     continue
                 except ValueError as exc:  # SpoolFormatError: leave it for a person
-                    log.error("queue: unreadable envelope id=%s reason=%s", spool_id, exc)
+                    log.error(
+                        "queue unreadable envelope", extra={"id": spool_id, "reason": str(exc)}
+                    )
         self._cache = seen
         return [seen[k][1] for k in sorted(seen)]
 
@@ -220,7 +222,7 @@ class QueueWorker:
                 if batch:
                     await self.transport.deliver(domain, batch, self._record)
         except Exception:  # the boundary: the messages stay pending, the queue goes on
-            log.exception("queue batch failed domain=%s", domain)
+            log.exception("queue batch failed", extra={"domain": domain})
         finally:
             for spool_id, _ in items:
                 self._inflight.discard((spool_id, domain))
@@ -320,12 +322,14 @@ class QueueWorker:
         attempts = rcpt.attempts + 1
         outcome = result.outcome
         log.info(
-            "queue attempt id=%s rcpt=%s outcome=%s status=%s detail=%s",
-            envelope.id,
-            rcpt.address,
-            outcome.value,
-            result.status,
-            result.detail,
+            "queue attempt",
+            extra={
+                "id": envelope.id,
+                "rcpt": rcpt.address,
+                "outcome": outcome.value,
+                "status": result.status,
+                "detail": result.detail,
+            },
         )
         detail = result.detail
         if outcome is Outcome.DEFERRED:
@@ -432,7 +436,7 @@ class QueueWorker:
             extra={"notification_for": envelope.id},
         )
         self._report.notifications += 1
-        log.info("queue notification id=%s for=%s", notification.id, envelope.id)
+        log.info("queue notification", extra={"id": notification.id, "about": envelope.id})
         await self._notify(notification, raw)
 
     async def _queue_notification(self, envelope: QueuedMessage, raw: bytes) -> None:
