@@ -25,7 +25,6 @@ Implementation notes (invariants):
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import ssl
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailkeep.delivery.destinations import NextHop, RouteFailure, find_host, find_next_hops
-from mailkeep.dns.resolver import Resolver, TLSARecord
+from mailkeep.dns.resolver import Resolver
 from mailkeep.protocol.smtp.client import (
     ReplyReceived,
     ServerMisbehaved,
@@ -45,21 +44,14 @@ from mailkeep.protocol.smtp.grammar import Body, encode_xtext
 from mailkeep.protocol.smtp.replies import Reply
 from mailkeep.queue.transport import OutboundMessage, Outcome, RecipientResult, ResultSink
 from mailkeep.tlspolicy import dane
-from mailkeep.tlspolicy.mtasts import Mode, Policy, PolicySource
+from mailkeep.tlspolicy.levels import HostPolicy, choose
+from mailkeep.tlspolicy.levels import TLSLevel as TLSLevel  # re-exported for app.py
+from mailkeep.tlspolicy.mtasts import Policy, PolicySource
 from mailkeep.tlspolicy.tlsrpt import Negotiation, PolicyType, Result, TLSReportLog
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
-
-
-class TLSLevel(enum.Enum):
-    """How much TLS a destination needs (see the module notes)."""
-
-    NONE = "none"
-    MAY = "may"
-    ENCRYPT = "encrypt"
-    VERIFY = "verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +90,6 @@ class OutboundSettings:
     max_reply_line: int = 4096  # RFC 5321 4.5.3.1.5 says 512; be lenient, stay bounded
     ipv6: bool = True
     dane: bool = True  # RFC 7672, when the resolver validates DNSSEC (AD bit)
-
-
-@dataclass(frozen=True, slots=True)
-class _HostPolicy:
-    """What TLS one host needs, and which policy said so (for TLS reporting)."""
-
-    level: TLSLevel
-    policy_domain: str
-    policy_type: PolicyType = PolicyType.NONE
-    tlsa: tuple[TLSARecord, ...] = ()  # DANE-EE records the certificate must match
 
 
 class _SessionError(Exception):
@@ -295,9 +277,18 @@ class SMTPClientTransport:
         for hop in hops:
             if results.done:
                 break
-            policy = _HostPolicy(level, domain)
+            policy = HostPolicy(level, domain)
             if not explicit:
-                found = await self._host_policy(domain, hop, port, level, sts)
+                found = await choose(
+                    self.resolver,
+                    domain=domain,
+                    host=hop.host,
+                    mx_authenticated=hop.mx_authenticated,
+                    port=port,
+                    level=level,
+                    sts=sts,
+                    use_dane=self.settings.dane,
+                )
                 if isinstance(found, str):
                     last_error = found
                     log.warning("outbound host skipped", extra={"host": hop.host, "reason": found})
@@ -318,36 +309,15 @@ class SMTPClientTransport:
         discovery = await self.sts.policy(domain)
         if discovery.policy is None and discovery.tempfail:
             await self._report_tls(
-                _HostPolicy(TLSLevel.MAY, domain, PolicyType.STS),
+                HostPolicy(TLSLevel.MAY, domain, PolicyType.STS),
                 "",
                 Result.STS_POLICY_FETCH_ERROR,
                 discovery.detail,
             )
         return discovery.policy
 
-    async def _host_policy(
-        self, domain: str, hop: NextHop, port: int, level: TLSLevel, sts: Policy | None
-    ) -> _HostPolicy | str:
-        """RFC 7672 2.2 DANE first, then RFC 8461 5 MTA-STS, then the configured level;
-        a string is why this host must be skipped."""
-        if self.settings.dane:
-            found = await dane.lookup(self.resolver, hop.host, port, mx_secure=hop.mx_authenticated)
-            if found.requirement is dane.Requirement.TEMPFAIL:
-                return f"{hop.host}: {found.detail}"
-            if found.requirement is dane.Requirement.MATCH:
-                return _HostPolicy(TLSLevel.ENCRYPT, domain, PolicyType.TLSA, found.records)
-            if found.requirement is dane.Requirement.ENCRYPT:
-                return _HostPolicy(TLSLevel.ENCRYPT, domain, PolicyType.TLSA)
-        if sts is not None and sts.mode is Mode.ENFORCE:
-            if not sts.allows(hop.host):
-                return f"{hop.host}: not an MX host of the MTA-STS policy of {domain}"
-            return _HostPolicy(TLSLevel.VERIFY, domain, PolicyType.STS)
-        if sts is not None:  # testing: report what enforce would have done, deliver anyway
-            return _HostPolicy(level, domain, PolicyType.STS)
-        return _HostPolicy(level, domain)
-
     async def _report_tls(
-        self, policy: _HostPolicy, host: str, result: Result, detail: str = ""
+        self, policy: HostPolicy, host: str, result: Result, detail: str = ""
     ) -> None:
         if self.tls_reports is None:
             return
@@ -362,7 +332,7 @@ class SMTPClientTransport:
         hop: NextHop,
         address: str,
         port: int,
-        policy: _HostPolicy,
+        policy: HostPolicy,
         relay: RelayHost | None,
         batch: Sequence[OutboundMessage],
         results: _Results,
@@ -391,7 +361,7 @@ class SMTPClientTransport:
         hop: NextHop,
         address: str,
         port: int,
-        policy: _HostPolicy,
+        policy: HostPolicy,
         relay: RelayHost | None,
         batch: Sequence[OutboundMessage],
         results: _Results,
@@ -439,7 +409,7 @@ class SMTPClientTransport:
             raise _SessionError(f"{session.host}: HELO: {reply.code} {reply.text}")
 
     async def _maybe_tls(
-        self, session: _Session, hop: NextHop, policy: _HostPolicy, *, tls: bool
+        self, session: _Session, hop: NextHop, policy: HostPolicy, *, tls: bool
     ) -> None:
         level = policy.level
         extensions = session.core.extensions
