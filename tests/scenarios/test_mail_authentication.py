@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import ssl
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +25,9 @@ from mailkeep.store.disk import DiskStore
 from mailkeep.store.models import INBOX
 from tests.dns.server import Zones, dns_server
 from tests.mailauth.test_dkim import PERL_VERIFY, _perl_with_mail_dkim
-from tests.mailserver import DOMAIN, MailServer, make_server
+from tests.mailserver import DOMAIN, PASSWORD, MailServer, make_server
 from tests.net.test_smtp_server import add_users, addr, submission
+from tests.process.server import LISTENERS, free_port, write_config
 
 HOST = "mail.example.test"
 
@@ -163,3 +167,61 @@ def test_p_quarantine_failure_lands_in_junk(server: MailServer) -> None:
     assert not [m for m in read_mailbox(server, addr("alice")) if b"quarantined" in m]
     [junk] = read_mailbox(server, addr("alice"), "Junk")
     assert b"dmarc=fail" in junk and b"dis=quarantine" in junk
+
+
+def two_domain_server(root: Path, domain: str, settings: str, mx: str | None = None) -> MailServer:
+    """A server for ``domain`` with the user alice or bob; its MX on ``mx`` if given."""
+    ports = {name: free_port() for name in LISTENERS}
+    listen = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    if mx is not None:
+        listen["smtp"] = mx
+    config, _ = write_config(root, listen=listen, extra=settings)
+    srv = MailServer(root, config, ports)
+    srv.cli("domain", "add", domain)
+    srv.add_user(("alice@" if domain == "a.test" else "bob@") + domain)
+    return srv
+
+
+def test_mailkeep_to_mailkeep_through_the_queue_passes_spf_dkim_dmarc(
+    tmp_path: Path, dns: tuple[Zones, str]
+) -> None:
+    zones, address = dns
+    port = free_port()
+    common = f'[smtp]\ngreet_pause_seconds = 0\n[dns]\nnameservers = ["{address}"]\n'
+    outbound = (
+        f"[outbound]\nport = {port}\nscan_interval_seconds = 0.2\nipv6 = false\n"
+        "retry_first_seconds = 1\nretry_max_seconds = 1\n"
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = two_domain_server(tmp_path / "a", "a.test", common + outbound)
+    b = two_domain_server(tmp_path / "b", "b.test", common, mx=f"127.0.0.2:{port}")
+    for key in KeyStore(a.data_dir).keys("a.test"):
+        zones.add_txt(key.record_name, key.txt_record())
+    zones.add_txt("a.test", "v=spf1 ip4:127.0.0.0/8 -all")
+    zones.add_txt("_dmarc.a.test", "v=DMARC1; p=reject")
+    zones.add_mx("b.test", 10, "mx.b.test")
+    zones.add_a("mx.b.test", "127.0.0.2")
+    try:
+        a.start()
+        b.start()
+        raw = b"From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: across\r\n\r\nHi.\r\n"
+        client = smtplib.SMTP("localhost", a.ports["submission"], timeout=30)
+        try:
+            client.starttls(context=ssl.create_default_context(cafile=str(a.ca_file)))
+            client.login("alice@a.test", PASSWORD)
+            client.sendmail("alice@a.test", ["bob@b.test"], raw)
+        finally:
+            client.quit()
+        deadline = time.monotonic() + 60
+        while not (got := read_mailbox(b, "bob@b.test")):
+            assert time.monotonic() < deadline, a.served.text if a.served else ""
+            time.sleep(0.2)
+        [stored] = got
+        results = header(stored).split(b"Authentication-Results: ", 1)[1]
+        for expected in (b"spf=pass", b"dkim=pass", b"dmarc=pass", b"header.d=a.test"):
+            assert expected in results, results
+        assert results.count(b"dkim=pass") == 2  # Ed25519 and RSA
+    finally:
+        a.stop()
+        b.stop()
