@@ -174,9 +174,11 @@ def test_dnsbl_listing_is_a_header_or_a_refusal(world: World, keys: KeyStore) ->
     sender = Sender(parse_address("bob@sender.test"))
     noting = inbound(world, zones(keys), dnsbl_zones=("bl.test", "clean.test"))
     assert asyncio.run(noting.check_sender(CLIENT, sender)).code == 250
-    raw = signed(keys, message("bob@sender.test"))
+    forged = b"X-DNSBL: zone=bl.test; result=not-listed\r\n"
+    raw = signed(keys, forged + message("bob@sender.test"))
     assert send(noting, world, "bob@sender.test", raw).code == 250
     [got] = stored(world)
+    assert forged not in got
     assert b'X-DNSBL: zone=bl.test; result=listed; codes=127.0.0.2; reason="listed for' in got
     assert b"X-DNSBL: zone=clean.test; result=not-listed\r\n" in got
     refusing = inbound(world, zones(keys), dnsbl_zones=("bl.test",), dnsbl_reject=True)

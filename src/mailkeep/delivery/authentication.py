@@ -162,7 +162,10 @@ class InboundAuthenticator:
             DMARCPolicy.RECORD
         )
         fields = verdict.header + dnsbl_fields(blocklists)
-        return Checked(fields, remove_our_results(raw, settings.authserv_id), junk)
+        message = remove_our_results(raw, settings.authserv_id)
+        if settings.dnsbl_zones:
+            message = remove_dnsbl_fields(message)
+        return Checked(fields, message, junk)
 
 
 def dnsbl_refusal(ip: str, zone: str) -> Reply:
@@ -181,6 +184,24 @@ def dnsbl_fields(results: Sequence[DNSBLResult]) -> bytes:
             value += f'; reason="{_text(r.reason)}"'
         out.append(f"{DNSBL_FIELD}: {value}\r\n".encode())
     return b"".join(out)
+
+
+_FIELD = re.compile(rb"[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n?")
+
+
+def remove_dnsbl_fields(message: bytes) -> bytes:
+    """Incoming X-DNSBL fields removed: only ours may say what our lists answered."""
+    match = re.search(rb"\r?\n\r?\n", message)
+    head_end = match.start() if match else len(message)
+    head, rest = message[:head_end], message[head_end:]
+    if b"x-dnsbl" not in head.lower():
+        return message
+    name = DNSBL_FIELD.lower().encode()
+    kept = [f for f in _FIELD.findall(head + b"\n") if f.partition(b":")[0].strip().lower() != name]
+    new_head = b"".join(kept)
+    if new_head.endswith(b"\n") and not head.endswith(b"\n"):
+        new_head = new_head[:-2] if new_head.endswith(b"\r\n") else new_head[:-1]
+    return new_head + rest
 
 
 def timed_out_results(authserv_id: str, mail_from: str, helo: str) -> bytes:
