@@ -188,7 +188,7 @@ def test_getmail_imaps_into_maildir(server: MailServer, tmp_path: Path) -> None:
         bodies = [p.read_bytes() for p in sorted((maildir / "new").iterdir())]
     finally:
         shutil.rmtree(shared)
-    assert len(bodies) == 3
+    assert len(bodies) == 3, result.stdout + result.stderr
     for i in range(3):  # getmail adds trace fields and stores LF line ends
         assert any(
             b"Subject: getmail %d\n" % i in b and b.endswith(b"\nHello %d\n" % i) for b in bodies
