@@ -208,16 +208,17 @@ class POP3Server:
         except MessageNotFound:
             await conn.write(r.MESSAGE_GONE.encode())
             return
-        await conn.write(event.status + stuffer.feed(chunk))
+        out = event.status + stuffer.feed(chunk)
         offset = len(chunk)
         while len(chunk) == CHUNK and not stuffer.done:
+            await conn.write(out)
             try:
                 chunk = await self.store.read_message(user_id, mailbox_id, event.uid, offset, CHUNK)
             except MessageNotFound:  # expunged while we read: end the response cleanly
                 break
             offset += len(chunk)
-            await conn.write(stuffer.feed(chunk))
-        await conn.write(stuffer.finish())
+            out = stuffer.feed(chunk)
+        await conn.write(out + stuffer.finish())  # a small message: one write in all
 
     async def _update(self, session: _Session, uids: tuple[int, ...]) -> bool:
         assert session.user is not None
