@@ -171,9 +171,8 @@ def test_stalled_dns_defers_under_enforce_and_records_temperror_otherwise(
 
 
 def test_dnsbl_listing_is_a_header_or_a_refusal(world: World, keys: KeyStore) -> None:
-    sender = Sender(parse_address("bob@sender.test"))
     noting = inbound(world, zones(keys), dnsbl_zones=("bl.test", "clean.test"))
-    assert asyncio.run(noting.check_sender(CLIENT, sender)).code == 250
+    assert asyncio.run(noting.check_client(CLIENT)) is None
     forged = b"X-DNSBL: zone=bl.test; result=not-listed\r\n"
     raw = signed(keys, forged + message("bob@sender.test"))
     assert send(noting, world, "bob@sender.test", raw).code == 250
@@ -182,8 +181,9 @@ def test_dnsbl_listing_is_a_header_or_a_refusal(world: World, keys: KeyStore) ->
     assert b'X-DNSBL: zone=bl.test; result=listed; codes=127.0.0.2; reason="listed for' in got
     assert b"X-DNSBL: zone=clean.test; result=not-listed\r\n" in got
     refusing = inbound(world, zones(keys), dnsbl_zones=("bl.test",), dnsbl_reject=True)
-    reply = asyncio.run(refusing.check_sender(CLIENT, sender))
-    assert (reply.code, reply.enhanced) == (550, "5.7.1") and "bl.test" in reply.text
+    reply = asyncio.run(refusing.check_client(CLIENT))
+    assert reply is not None  # sent instead of the greeting
+    assert (reply.code, reply.enhanced) == (554, "5.7.1") and "bl.test" in reply.text
 
 
 # --- submission ------------------------------------------------------------------------

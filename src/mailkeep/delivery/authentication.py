@@ -101,7 +101,7 @@ class InboundAuthenticator:
         )
 
     async def check_client(self, client: ClientInfo) -> Reply | None:
-        """At MAIL FROM: the DNSBL results logged; a refusal when a listing rejects."""
+        """At connect: the DNSBL results logged; a refusal when a listing rejects."""
         results = await self.dnsbl(client)
         listed = [r for r in results if r.listing is Listing.LISTED]
         for result in results:
@@ -169,8 +169,9 @@ class InboundAuthenticator:
 
 
 def dnsbl_refusal(ip: str, zone: str) -> Reply:
-    """550 5.7.1 naming the list, so the sender's operator knows where to look."""
-    return Reply(550, "5.7.1", f"Client host [{ip}] is listed in {_text(zone)}")
+    """554 instead of the greeting (RFC 5321 3.1), naming the list so that the sender's
+    operator knows where to look."""
+    return Reply(554, "5.7.1", f"Client host [{ip}] is listed in {_text(zone)}")
 
 
 def dnsbl_fields(results: Sequence[DNSBLResult]) -> bytes:

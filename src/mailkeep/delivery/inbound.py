@@ -42,11 +42,14 @@ class InboundPolicy:
         self.pipeline = pipeline
         self.auth = auth
 
+    async def check_client(self, client: ClientInfo) -> Reply | None:
+        """The DNSBL screen of the client's IP, at connect (its answers are cached for the
+        X-DNSBL field added at the end of DATA)."""
+        if self.auth is None:
+            return None
+        return await self.auth.check_client(client)
+
     async def check_sender(self, client: ClientInfo, sender: Sender) -> Reply:
-        if self.auth is not None:
-            refusal = await self.auth.check_client(client)
-            if refusal is not None:
-                return refusal
         return replies.MAIL_OK
 
     async def check_recipient(

@@ -18,6 +18,10 @@ from mailkeep.protocol.smtp.replies import Reply
 class MailPolicy(Protocol):
     """Decides MAIL, RCPT and the end of DATA for one kind of listener."""
 
+    async def check_client(self, client: ClientInfo) -> Reply | None:
+        """At connect, before the greeting: a refusal (sent instead of the 220), or None."""
+        ...
+
     async def check_sender(self, client: ClientInfo, sender: Sender) -> Reply:
         """The reply to MAIL FROM (2xx accepts)."""
         ...

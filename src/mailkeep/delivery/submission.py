@@ -65,6 +65,10 @@ class SubmissionPolicy:
         self.pipeline = pipeline
         self.signer = signer
 
+    async def check_client(self, client: ClientInfo) -> Reply | None:
+        """Clients log in: no screening of their address."""
+        return None
+
     async def check_sender(self, client: ClientInfo, sender: Sender) -> Reply:
         user = client.user
         if user is None:

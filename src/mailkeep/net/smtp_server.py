@@ -259,6 +259,11 @@ class SMTPServer:
     async def _decide(self, conn: Connection, session: _Session, event: Event) -> Reply:
         """The reply to one ReplyNeeded event."""
         if isinstance(event, Greeting):
+            if self.mx:
+                refusal = await self.inbound.check_client(session.client)
+                if refusal is not None:
+                    log.info("smtp client refused at connect", extra={"reply": refusal.code})
+                    return refusal  # the core closes after a refused greeting
             return replies.greeting(self.hostname)
         if isinstance(event, Ehlo):
             session.client = replace(session.client, helo=event.name, esmtp=event.esmtp)
