@@ -466,7 +466,9 @@ class MailAuth(Section):
         "to the log and a header.",
     )
     dnsbl_reject: bool = Field(
-        False, description="Refuse MAIL FROM (550 5.7.1) from a client listed in a zone."
+        False,
+        description="Refuse a client listed in a zone at connect (554 5.7.1 instead of the "
+        "greeting).",
     )
 
 
