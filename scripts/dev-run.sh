@@ -51,7 +51,7 @@ mailkeep dev server (config: $CONF)
   SMTP:      127.0.0.1 port 2465 (TLS) or 2587 (STARTTLS), login with the address above
   MX:        127.0.0.1 port 2525 (mail for @example.test from other servers)
   The certificate is self-signed: your mail client will ask you to accept it.
-  Try:       curl --cacert $VAR/data/tls/selfsigned.crt pop3s://localhost:2995/ -u alice@example.test:$PASSWORD
+  Try:       curl --cacert $VAR/data/tls/selfsigned.crt imaps://localhost:2993/INBOX -u alice@example.test:$PASSWORD
 Stop with Ctrl-C.
 
 INFO
