@@ -24,6 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mailkeep.durable import write_new_file
 from mailkeep.mail.hostname import to_alabel
 from mailkeep.mailauth.dkim import KeyAlgorithm, SigningKey
 
@@ -223,10 +224,5 @@ def _finish_or_write_pair(directory: Path, selector: str, algorithm: KeyAlgorith
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` with ``mode`` from the start (no window with wider permissions)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new_file(path, data, mode)
     os.chmod(path, mode)  # the umask may have narrowed it

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mailkeep.durable import fsync_dir, write_new_file
 from mailkeep.queue.models import QueuedMessage
 
 log = logging.getLogger(__name__)
@@ -45,26 +46,10 @@ def new_id(now: float) -> str:
     return f"{int(now * 1000):012x}{secrets.token_hex(6)}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durably(tmp: Path, final: Path, data: bytes) -> None:
     """Write ``data`` to ``tmp``, fsync it and rename it to ``final`` (fsync of the
     directory is the caller's, so several renames share one)."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new_file(tmp, data)
     os.replace(tmp, final)
 
 
@@ -96,18 +81,18 @@ class Spool:
         """Store a new message durably (see the module notes); the id is the envelope's."""
         spool_id = _checked(envelope.id)
         _write_durably(self._tmp / f"{spool_id}.eml", self.message_path(spool_id), raw)
-        _fsync_dir(self._messages)
+        fsync_dir(self._messages)
         _write_durably(
             self._tmp / f"{spool_id}.json", self.envelope_path(spool_id), envelope.encode()
         )
-        _fsync_dir(self._envelopes)
+        fsync_dir(self._envelopes)
 
     def update_sync(self, envelope: QueuedMessage) -> None:
         """Replace a message's envelope atomically (the worker records attempts)."""
         spool_id = _checked(envelope.id)
         tmp = self._tmp / f"{spool_id}.{secrets.token_hex(4)}.json"
         _write_durably(tmp, self.envelope_path(spool_id), envelope.encode())
-        _fsync_dir(self._envelopes)
+        fsync_dir(self._envelopes)
 
     def load_sync(self, spool_id: str) -> QueuedMessage:
         """The envelope (FileNotFoundError when gone; SpoolFormatError when damaged)."""
@@ -126,7 +111,7 @@ class Spool:
         power loss can, and then the message is sent again (at least once, never lost)."""
         self.envelope_path(spool_id).unlink(missing_ok=True)
         if sync:
-            _fsync_dir(self._envelopes)
+            fsync_dir(self._envelopes)
         self.message_path(spool_id).unlink(missing_ok=True)
 
     def sweep(self) -> list[str]:

@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from mailkeep.durable import fsync_dir
 from mailkeep.store import index, messages, searchsql, verification
 from mailkeep.store.changes import Change, ChangeFeed
 from mailkeep.store.errors import StoreError
 from mailkeep.store.extract import Extracted, extract
-from mailkeep.store.files import fsync_dir
 from mailkeep.store.models import (
     AppendResult,
     CopyResult,

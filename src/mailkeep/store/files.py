@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mailkeep.durable import fsync_dir, fsync_file, write_new_file
 from mailkeep.store.errors import MessageNotFound, StoreTemporaryError
 
 TMP_PREFIX = ".tmp-"
@@ -47,15 +48,6 @@ def temporary_error(exc: OSError, what: str) -> StoreTemporaryError:
     """The StoreTemporaryError for an OSError during ``what`` (keeps errno in the text)."""
     name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
     return StoreTemporaryError(f"{what} failed: {name} {exc.strerror or ''}".strip())
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (new names, renames) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class MessageFiles:
@@ -90,15 +82,7 @@ class MessageFiles:
             raise temporary_error(exc, "creating message directory") from exc
         path = bucket / token
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                view = memoryview(raw)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_new_file(path, raw)
             fsync_dir(bucket)
         except OSError as exc:
             path.unlink(missing_ok=True)
@@ -128,11 +112,7 @@ class MessageFiles:
         tmp = bucket / (TMP_PREFIX + target.name)
         try:
             shutil.copyfile(source, tmp)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp)
             os.rename(tmp, target)
             fsync_dir(bucket)
         except OSError as exc:

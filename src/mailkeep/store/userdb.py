@@ -34,10 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mailkeep.durable import fsync_dir
 from mailkeep.store import index, messages
 from mailkeep.store.changes import Change, ChangeFeed
 from mailkeep.store.errors import StoreError, StoreTemporaryError
-from mailkeep.store.files import MessageFiles, fsync_dir, temporary_error
+from mailkeep.store.files import MessageFiles, temporary_error
 from mailkeep.store.migrations import migrate
 
 log = logging.getLogger(__name__)
