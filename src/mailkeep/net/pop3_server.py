@@ -16,13 +16,13 @@ Implementation notes:
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 from dataclasses import dataclass
 
 from mailkeep import log as logctx
 from mailkeep.accounts.directory import Directory
+from mailkeep.accounts.login import attempt_login
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.net.connection import Connection, ReadTimeout, ShuttingDown
@@ -150,23 +150,19 @@ class POP3Server:
         session: _Session,
         event: LoginRequested,
     ) -> None:
-        ip = conn.peer.host
-        if self.throttle.locked(ip, event.username):
-            log.info("pop3 login refused: locked out", extra={"login": event.username})
-            core.login_rejected(r.LOGIN_LOCKED)
-            return
-        user = None
-        if not event.authzid or event.authzid == event.username:
-            user = await asyncio.to_thread(
-                self.directory.authenticate, event.username, event.password
-            )
+        attempt = await attempt_login(
+            self.directory,
+            self.throttle,
+            protocol="pop3",
+            ip=conn.peer.host,
+            login=event.username,
+            password=event.password,
+            authzid=event.authzid,
+        )
+        user = attempt.user
         if user is None:
-            delay = self.throttle.record_failure(ip, event.username)
-            log.info("pop3 login failed", extra={"login": event.username, "delay": delay})
-            await asyncio.sleep(delay)
-            core.login_rejected(r.LOGIN_FAILED)
+            core.login_rejected(r.LOGIN_LOCKED if attempt.locked_out else r.LOGIN_FAILED)
             return
-        self.throttle.record_success(ip, event.username)
         if user.id in self._locked_users:
             core.login_rejected(r.ACCOUNT_IN_USE)
             return

@@ -25,13 +25,13 @@ Implementation notes (invariants):
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 from dataclasses import dataclass, replace
 
 from mailkeep import log as logctx
 from mailkeep.accounts.directory import Directory
+from mailkeep.accounts.login import attempt_login
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.delivery.pipeline import ClientInfo, Sender, Transaction
@@ -237,23 +237,19 @@ class SMTPServer:
         request = event.request
         if not isinstance(request, PasswordCheck):
             return None  # a ScramLookup: SCRAM is not offered until accounts store its keys
-        ip = conn.peer.host
         session.login = request.authcid
-        if self.throttle.locked(ip, request.authcid):
-            log.info("smtp login refused: locked out", extra={"login": request.authcid})
+        attempt = await attempt_login(
+            self.directory,
+            self.throttle,
+            protocol="smtp",
+            ip=conn.peer.host,
+            login=request.authcid,
+            password=request.password,
+            authzid=request.authzid,
+        )
+        if attempt.user is None:
             return False
-        user = None
-        if not request.authzid or request.authzid == request.authcid:
-            user = await asyncio.to_thread(
-                self.directory.authenticate, request.authcid, request.password
-            )
-        if user is None:
-            delay = self.throttle.record_failure(ip, request.authcid)
-            log.info("smtp login failed", extra={"login": request.authcid, "delay": delay})
-            await asyncio.sleep(delay)
-            return False
-        self.throttle.record_success(ip, request.authcid)
-        session.user = user
+        session.user = attempt.user
         return True
 
     async def _decide(self, conn: Connection, session: _Session, event: Event) -> Reply:

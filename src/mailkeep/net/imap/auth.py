@@ -8,10 +8,10 @@ name is refused without looking at the password. Passwords never reach a log lin
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from mailkeep import log as logctx
+from mailkeep.accounts.login import attempt_login
 from mailkeep.accounts.models import User
 from mailkeep.net.imap.capability import capabilities
 from mailkeep.net.imap.session import Session
@@ -76,20 +76,18 @@ async def _step(session: Session, step: Step) -> StatusResponse | None:
 
 async def _check(session: Session, authzid: str, login_name: str, password: str) -> StatusResponse:
     services = session.services
-    ip = session.conn.peer.host
-    if services.throttle.locked(ip, login_name):
-        log.info("imap login refused: locked out", extra={"login": login_name})
+    attempt = await attempt_login(
+        services.directory,
+        services.throttle,
+        protocol="imap",
+        ip=session.conn.peer.host,
+        login=login_name,
+        password=password,
+        authzid=authzid,
+    )
+    if attempt.user is None:
         return r.NO_AUTH_FAILED
-    user = None
-    if not authzid or authzid == login_name:
-        user = await asyncio.to_thread(services.directory.authenticate, login_name, password)
-    if user is None:
-        delay = services.throttle.record_failure(ip, login_name)
-        log.info("imap login failed", extra={"login": login_name, "delay": delay})
-        await asyncio.sleep(delay)
-        return r.NO_AUTH_FAILED
-    services.throttle.record_success(ip, login_name)
-    return start_session(session, user)
+    return start_session(session, attempt.user)
 
 
 def start_session(session: Session, user: User) -> StatusResponse:
