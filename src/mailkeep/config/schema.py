@@ -422,7 +422,11 @@ class Store(Section):
     )
     # fsync is I/O-bound: concurrent deliveries fsync their files in parallel.
     io_threads: int = Field(
-        16, ge=2, le=256, description="Threads for the store's file and database work."
+        16, ge=2, le=256, description="Threads for the store's writes (files, fsync, database)."
+    )
+    # Reads are mostly Python under the GIL: 2 threads read faster than 16 (docs/benchmarks.md).
+    read_threads: int = Field(
+        2, ge=1, le=64, description="Threads for the store's reads (FETCH, RETR, SEARCH)."
     )
     # The writer indexes this many texts per step when idle (about 1 ms each).
     index_batch: int = Field(

@@ -74,6 +74,7 @@ class DiskStore:
         self._db = UserDatabases(
             root,
             threads=self.limits.io_threads,
+            read_threads=self.limits.read_threads,
             clock=clock,
             feed=self._changes,
             index_batch=lambda: self.limits.index_batch,

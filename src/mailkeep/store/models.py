@@ -356,6 +356,7 @@ class StoreLimits:
     max_mailbox_name_bytes: int = 512  # Dovecot's default; room for deep folder trees
     max_mailbox_depth: int = 32  # no client nests deeper; bounds LIST and RENAME work
     max_mailboxes: int = 1000  # per user; bounds LIST output and RENAME fan-out
-    io_threads: int = 16  # parallel fsyncs of concurrent deliveries (I/O-bound), and readers
+    io_threads: int = 16  # parallel fsyncs of concurrent deliveries (I/O-bound)
+    read_threads: int = 2  # reads are mostly Python under the GIL: more threads only queue
     index_batch: int = 25  # texts moved into FTS per idle flush (~25 ms of writer time)
     max_open_users: int = 1000  # open databases kept (LRU); each holds up to 3 connections
