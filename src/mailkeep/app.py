@@ -2,8 +2,7 @@
 
 ``serve(config)`` is ``mailkeep serve``: prepare data_dir, load (or make) the certificate,
 bind every listener, drop privileges, serve until SIGTERM/SIGINT, then stop gracefully.
-SIGHUP reloads the certificate. A protocol server replaces its placeholder in
-``protocol_handlers`` with one line.
+SIGHUP reloads the certificate. ``protocol_handlers`` names the server of each protocol.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from tests.tools import require_tool
 
 Start = Callable[[Path], Served]
 LEGACY = ("-cipher", "DEFAULT:@SECLEVEL=0")  # lets the client offer TLS 1.0/1.1
-# The first line each protocol may greet with: ready, or refusing (a placeholder, or busy).
+# The first line each protocol may greet with: ready, or refusing (busy).
 GREETING = re.compile(rb"^(220 |421 |\* OK |\* BYE |\+OK|-ERR)[^\r\n]*\r\n")
 IMPLICIT_TLS = ("submissions", "imaps", "pop3s")
 
