@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -256,9 +253,10 @@ def test_unsignable_header_section_is_refused(world: World, keys: KeyStore) -> N
 # --- cost -------------------------------------------------------------------------------
 
 
-def test_cpu_added_per_4kb_message_on_the_mx_path(keys: KeyStore) -> None:
+def test_mx_path_passes_repeatedly_from_cached_dns(keys: KeyStore) -> None:
     """InboundAuthenticator.check (SPF+DKIM Ed25519+RSA+ARC+DMARC, forged results removed,
-    header built) on a 4 KB message with every DNS answer cached: median CPU time."""
+    header built) on a 4 KB message, again and again from the DNS cache (its CPU cost is a
+    benchmark's question: bench/mailauth_cpu.py)."""
     body = b"".join(
         b"line %04d of a four kilobyte message body, nothing else\r\n" % i for i in range(68)
     )
@@ -268,16 +266,9 @@ def test_cpu_added_per_4kb_message_on_the_mx_path(keys: KeyStore) -> None:
     auth = InboundAuthenticator(resolver, AuthenticationSettings(authserv_id=HOST))
     txn = Transaction(Sender(parse_address("bob@sender.test")))
 
-    async def run() -> list[float]:
-        samples = []
-        for _ in range(120):
-            start = time.process_time()  # every thread of the process, workers included
+    async def run() -> None:
+        for _ in range(5):
             checked = await auth.check(CLIENT, txn, raw)
-            samples.append(time.process_time() - start)
             assert not isinstance(checked, Reply) and b"dmarc=pass" in checked.fields
-        return samples[20:]
 
-    gc.collect()
-    medians = [statistics.median(asyncio.run(run())) * 1000 for _ in range(3)]
-    print(f"mx path cpu per 4 KB message: median {min(medians):.2f} ms (runs: {medians})")
-    assert min(medians) <= 5.0
+    asyncio.run(run())
