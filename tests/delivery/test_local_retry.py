@@ -25,14 +25,20 @@ class Clock:
         return self.now
 
 
-def spool_retry(world: World, address: str, notify: frozenset[Notify] = frozenset()) -> str:
+def spool_retry(
+    world: World,
+    address: str,
+    notify: frozenset[Notify] = frozenset(),
+    mailbox: str | None = None,
+) -> str:
     user_id = world.directory.get_user(address).id
     spool_id = new_id(NOW)
+    rcpt = QueuedRecipient(address, notify, None, local_user_id=user_id, local_mailbox=mailbox)
     world.spool.put_sync(
         QueuedMessage(
             id=spool_id,
             mail_from="sender@example.org",
-            recipients=(QueuedRecipient(address, notify, None, local_user_id=user_id),),
+            recipients=(rcpt,),
             created=NOW,
             size=len(RAW),
         ),
@@ -49,11 +55,11 @@ def retry(world: World, clock: Clock) -> LocalRetry:
     )  # fmt: skip
 
 
-def inbox(world: World, address: str) -> list[bytes]:
+def inbox(world: World, address: str, mailbox: str = INBOX) -> list[bytes]:
     user_id = world.directory.get_user(address).id
 
     async def run() -> list[bytes]:
-        snap = await world.store.select(user_id, INBOX)
+        snap = await world.store.select(user_id, mailbox)
         return [await world.store.read_message(user_id, snap.status.id, u) for u in snap.uids]
 
     return asyncio.run(run())
@@ -71,6 +77,25 @@ def test_a_retry_that_succeeds_delivers_with_return_path_and_removes_the_envelop
     assert asyncio.run(retry(world, Clock()).run_once()) == 1
     [stored] = inbox(world, "bob@example.test")
     assert stored == b"Return-Path: <sender@example.org>\r\n" + RAW
+    assert world.spool.list_ids() == []
+
+
+def test_a_quarantined_copy_is_retried_into_junk(world: World) -> None:
+    spool_retry(world, "bob@example.test", mailbox="Junk")
+    assert asyncio.run(retry(world, Clock()).run_once()) == 1
+    assert inbox(world, "bob@example.test") == []
+    [stored] = inbox(world, "bob@example.test", "Junk")
+    assert stored.endswith(RAW)
+    assert world.spool.list_ids() == []
+
+
+def test_a_copy_whose_mailbox_was_deleted_meanwhile_goes_to_inbox(world: World) -> None:
+    user_id = world.directory.get_user("bob@example.test").id
+    asyncio.run(world.store.delete_mailbox(user_id, "Junk"))
+    spool_retry(world, "bob@example.test", mailbox="Junk")
+    assert asyncio.run(retry(world, Clock()).run_once()) == 1
+    [stored] = inbox(world, "bob@example.test")
+    assert stored.endswith(RAW)
     assert world.spool.list_ids() == []
 
 

@@ -173,6 +173,23 @@ def test_a_refused_copy_beside_accepted_ones_is_spooled_for_retry(world: World) 
     [rcpt] = queued.recipients
     assert rcpt.local_user_id == small.user_id
     assert rcpt.last_error is not None and "quota" in rcpt.last_error
+    assert rcpt.local_mailbox is None  # INBOX
+
+
+def test_a_refused_junk_copy_is_spooled_with_its_mailbox(world: World) -> None:
+    """A DMARC quarantine's copy that the store refused is retried into Junk, not INBOX."""
+    small = local(world, "small@example.test", Quota(max_messages=1))
+    deliver(world, CLIENT, txn(AcceptedRecipient(a("small@example.test"), (small,))))
+    junk = dataclasses.replace(small, mailbox="Junk")
+    bob = dataclasses.replace(local(world, "bob@example.test"), mailbox="Junk")
+    t = txn(
+        AcceptedRecipient(a("small@example.test"), (junk,)),
+        AcceptedRecipient(a("bob@example.test"), (bob,)),
+    )
+    assert deliver(world, CLIENT, t).code == 250
+    [queued] = [world.spool.load_sync(i) for i in world.spool.list_ids()]
+    [rcpt] = queued.recipients
+    assert (rcpt.local_user_id, rcpt.local_mailbox) == (small.user_id, "Junk")
 
 
 def test_spool_failure_is_a_temporary_error(world: World) -> None:

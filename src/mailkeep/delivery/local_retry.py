@@ -10,10 +10,12 @@ Implementation notes (invariants):
   ``local_user_id`` set. The queue worker leaves those recipients alone and never writes
   such an envelope, so this task is the only writer of it: no lost updates.
 - Each due recipient is tried once per pass through ``MailStore.deliver`` with the user's
-  current quota; success marks it delivered; an error waits ``retry_seconds`` doubled per
-  attempt (at most ``max_retry_seconds``); after ``give_up_seconds`` since arrival, or when
-  the user is gone or disabled, it fails and a failure report goes to the sender (spooled
-  like any message, for the worker) unless NOTIFY says otherwise.
+  current quota, into the mailbox the copy was meant for (Junk after a DMARC quarantine;
+  INBOX when that mailbox has been deleted since); success marks it delivered; an error
+  waits ``retry_seconds`` doubled per attempt (at most ``max_retry_seconds``); after
+  ``give_up_seconds`` since arrival, or when the user is gone or disabled, it fails and a
+  failure report goes to the sender (spooled like any message, for the worker) unless
+  NOTIFY says otherwise.
 - The envelope is updated (fsynced) after each pass over it, and removed when nothing is
   pending. A crash between a store delivery and the update delivers that copy again on the
   next pass: a duplicate, never a loss.
@@ -33,8 +35,9 @@ from mailkeep.mail import dsn
 from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
 from mailkeep.queue.models import QueuedMessage, QueuedRecipient, RecipientStatus
 from mailkeep.queue.spool import Spool, new_id
+from mailkeep.store.errors import MailboxNotFound
 from mailkeep.store.interface import MailStore
-from mailkeep.store.models import Quota, Recipient
+from mailkeep.store.models import INBOX, Quota, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +141,10 @@ class LocalRetry:
                 last_error="5.1.1 mailbox no longer exists or is disabled",
             )
         quota = Quota(user.quota_bytes, user.quota_messages)
-        [result] = await self.store.deliver([Recipient(user.id, quota)], message)
+        mailbox = rcpt.local_mailbox or INBOX  # Junk for a DMARC quarantine
+        [result] = await self.store.deliver([Recipient(user.id, quota, mailbox)], message)
+        if isinstance(result, MailboxNotFound) and mailbox != INBOX:  # deleted meanwhile
+            [result] = await self.store.deliver([Recipient(user.id, quota)], message)
         if not isinstance(result, Exception):
             log.info("local retry delivered", extra={"id": envelope.id, "attempts": attempts})
             return replace(rcpt, status=RecipientStatus.DELIVERED, attempts=attempts)

@@ -38,7 +38,7 @@ from mailkeep.queue.models import QueuedMessage, QueuedRecipient
 from mailkeep.queue.spool import Spool, new_id
 from mailkeep.store.errors import QuotaExceeded, StoreError
 from mailkeep.store.interface import MailStore
-from mailkeep.store.models import Recipient
+from mailkeep.store.models import INBOX, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -271,5 +271,6 @@ def _queued_recipients(
                     next_attempt=now,
                     last_error=str(error),
                     local_user_id=local.user_id,
+                    local_mailbox=local.mailbox if local.mailbox != INBOX else None,
                 )
     return list(remote.values()), list(retry.values())

@@ -45,9 +45,12 @@ class QueuedRecipient:
     # Set when the recipient is a local user whose mailbox refused the copy at the end of
     # DATA (temporarily or over quota) while others took it: the worker retries the store.
     local_user_id: int | None = None
+    # With local_user_id: the mailbox the copy was meant for (Junk for a DMARC quarantine);
+    # None means INBOX.
+    local_mailbox: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "address": self.address,
             "notify": sorted(n.value for n in self.notify),
             "orcpt": list(self.orcpt) if self.orcpt else None,
@@ -57,6 +60,9 @@ class QueuedRecipient:
             "last_error": self.last_error,
             "local_user_id": self.local_user_id,
         }
+        if self.local_mailbox is not None:
+            data["local_mailbox"] = self.local_mailbox
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QueuedRecipient:
@@ -70,6 +76,7 @@ class QueuedRecipient:
             next_attempt=float(data.get("next_attempt", 0.0)),
             last_error=data.get("last_error"),
             local_user_id=data.get("local_user_id"),
+            local_mailbox=data.get("local_mailbox"),
         )
 
 
