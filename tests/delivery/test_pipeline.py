@@ -57,9 +57,13 @@ def local(world: World, address: str, quota: Quota | None = None) -> Recipient:
     return Recipient(world.directory.get_user(address).id, quota or Quota())
 
 
-def deliver(world: World, client: ClientInfo, t: Transaction, raw: bytes = RAW) -> Reply:
-    prepend = world.pipeline.received_field(client, t, "01ab")
-    return asyncio.run(world.pipeline.deliver(client, t, raw, message_id="01ab", prepend=prepend))
+def deliver(
+    world: World, client: ClientInfo, t: Transaction, raw: bytes = RAW, message_id: str = "01ab"
+) -> Reply:
+    prepend = world.pipeline.received_field(client, t, message_id)
+    return asyncio.run(
+        world.pipeline.deliver(client, t, raw, message_id=message_id, prepend=prepend)
+    )
 
 
 def test_received_field_plain_single_recipient() -> None:
@@ -204,3 +208,81 @@ def test_received_date_uses_the_clock(world: World) -> None:
     t = txn(AcceptedRecipient(a("bob@example.test"), (local(world, "bob@example.test"),)))
     field = world.pipeline.received_field(CLIENT, t, "01")
     assert re.search(rb"\t\w{3}, \d{2} \w{3} 2026 \d{2}:\d{2}:\d{2} -0000\r\n$", field)
+
+
+def _break_spool(world: World) -> None:
+    """A real write failure: the messages directory becomes a file."""
+    messages = world.spool.root / "messages"
+    messages.rename(world.spool.root / "messages.away")
+    messages.write_bytes(b"")
+
+
+def _mend_spool(world: World) -> None:
+    messages = world.spool.root / "messages"
+    messages.unlink()
+    (world.spool.root / "messages.away").rename(messages)
+
+
+def test_spool_failure_comes_before_any_local_copy(world: World) -> None:
+    bob = local(world, "bob@example.test")
+    t = txn(
+        AcceptedRecipient(a("bob@example.test"), (bob,)),
+        AcceptedRecipient(a("x@remote.example"), (), (a("x@remote.example"),)),
+    )
+    _break_spool(world)
+    assert deliver(world, CLIENT, t) == SPOOL_UNAVAILABLE
+    assert inbox(world, "bob@example.test") == []  # nothing durable: the retry cannot duplicate
+    _mend_spool(world)
+    assert deliver(world, CLIENT, t, message_id="02cd").code == 250
+    assert len(inbox(world, "bob@example.test")) == 1
+    assert len(world.spool.list_ids()) == 1
+
+
+def test_retry_after_a_late_spool_failure_does_not_duplicate(world: World) -> None:
+    """A refused copy beside an accepted one needs a spool write after the local copies;
+    when it fails, the client's retry of the same message delivers only what is missing."""
+    small = local(world, "small@example.test", Quota(max_messages=1))
+    deliver(world, CLIENT, txn(AcceptedRecipient(a("small@example.test"), (small,))), b"first\r\n")
+    bob = local(world, "bob@example.test")
+    t = txn(
+        AcceptedRecipient(a("small@example.test"), (small,)),
+        AcceptedRecipient(a("bob@example.test"), (bob,)),
+        AcceptedRecipient(a("x@remote.example"), (), (a("x@remote.example"),)),
+    )
+    ids_before = set(world.spool.list_ids())
+    # The remote part goes first and succeeds; then break the spool for the retry copy.
+    real_put = world.spool.put_sync
+    calls: list[str] = []
+
+    def put_then_break(envelope, raw):  # type: ignore[no-untyped-def]
+        calls.append(envelope.id)
+        real_put(envelope, raw)
+        if len(calls) == 1:
+            _break_spool(world)
+
+    world.spool.put_sync = put_then_break  # type: ignore[method-assign]
+    assert deliver(world, CLIENT, t) == SPOOL_UNAVAILABLE
+    assert len(calls) == 2  # the remote part, then the failed retry copy
+    assert len(inbox(world, "bob@example.test")) == 1
+    assert len(world.pipeline.ledger) == 1
+    _mend_spool(world)
+    assert deliver(world, CLIENT, t, message_id="02cd").code == 250  # the retry, same bytes
+    assert len(inbox(world, "bob@example.test")) == 1  # not twice
+    new = [world.spool.load_sync(i) for i in set(world.spool.list_ids()) - ids_before]
+    remote = [q for q in new if any(r.local_user_id is None for r in q.recipients)]
+    retry = [q for q in new if all(r.local_user_id is not None for r in q.recipients)]
+    assert [r.address for q in remote for r in q.recipients] == ["x@remote.example"]
+    assert [r.local_user_id for q in retry for r in q.recipients] == [small.user_id]
+    assert len(world.pipeline.ledger) == 0  # done: the entry is forgotten
+
+
+def test_another_message_from_the_same_sender_is_not_held_back(world: World) -> None:
+    bob = local(world, "bob@example.test")
+    t = txn(AcceptedRecipient(a("bob@example.test"), (bob,)))
+    world.pipeline.ledger.record(
+        None, t.sender.address, RAW, local_user_ids=[bob.user_id], remote_keys=[]
+    )
+    assert deliver(world, CLIENT, t, RAW + b"other\r\n").code == 250
+    assert len(inbox(world, "bob@example.test")) == 1
+    assert deliver(world, CLIENT, t, RAW).code == 250  # the remembered one: already there
+    assert len(inbox(world, "bob@example.test")) == 1

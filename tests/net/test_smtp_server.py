@@ -30,7 +30,9 @@ SETTINGS = (
     '[dns]\nnameservers = ["127.0.0.1:9"]\n'
     '[mailauth]\ncheck_timeout_seconds = 1\ndmarc_policy = "record"\n'
 )
-USERS = ("alice", "bob", "carol", "dave", "erin", "full", "subm", "tls", "bdat", "lock")
+USERS = (
+    "alice", "bob", "carol", "dave", "erin", "full", "subm", "tls", "bdat", "lock", "spoolfail"
+)  # fmt: skip
 
 
 def addr(name: str) -> str:
@@ -42,6 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
     srv = make_server(tmp_path_factory.mktemp("smtp"), SETTINGS)
     add_users(srv, USERS, quotas={"full": 1})
     srv.cli("alias", "add", addr("team"), addr("carol"), addr("dave"), "outside@remote.example")
+    srv.cli("alias", "add", addr("split"), addr("spoolfail"), "far@remote.example")
     srv.start()
     yield srv
     srv.stop()
@@ -215,6 +218,31 @@ def test_mx_alias_reaches_local_users_and_spools_the_remote_target(server: MailS
     spooled_bytes = (server.data_dir / "queue" / "messages" / f"{envelope['id']}.eml").read_bytes()
     assert spooled_bytes.startswith(b"Received: ")
     assert strip_trace(spooled_bytes) == raw
+
+
+def test_a_spool_failure_gets_451_and_the_retry_delivers_once(server: MailServer) -> None:
+    """The queue spool's directory is broken (a real write failure) while a message for a
+    local and a remote recipient arrives: 451, and the client's retry makes one copy."""
+    raw = message("spool failure")
+    messages = server.data_dir / "queue" / "messages"
+    away = messages.with_name("messages.away")
+    messages.rename(away)
+    messages.write_bytes(b"")
+    try:
+        with mx(server) as client:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                client.sendmail("retrying@example.org", [addr("split")], raw)
+            assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (451, b"4.3.0")
+    finally:
+        messages.unlink()
+        away.rename(messages)
+    assert mailbox(server, addr("spoolfail")) == []
+    with mx(server) as client:
+        assert client.sendmail("retrying@example.org", [addr("split")], raw) == {}
+    [stored] = mailbox(server, addr("spoolfail"))
+    assert strip_trace(stored) == raw
+    [envelope] = [e for e in spooled(server) if e["mail_from"] == "retrying@example.org"]
+    assert [r["address"] for r in envelope["recipients"]] == ["far@remote.example"]  # type: ignore[union-attr]
 
 
 def test_mx_quota_full_is_a_temporary_refusal(server: MailServer) -> None:

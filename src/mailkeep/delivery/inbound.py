@@ -88,7 +88,7 @@ class InboundPolicy:
             txn = await self.to_junk(txn)
         prepend = self.pipeline.received_field(client, txn, message_id) + checked.fields
         return await self.pipeline.deliver(
-            client, txn, checked.message, message_id=message_id, prepend=prepend
+            client, txn, checked.message, message_id=message_id, prepend=prepend, original=raw
         )
 
     async def to_junk(self, txn: Transaction) -> Transaction:

@@ -9,9 +9,13 @@ Implementation notes (invariants):
 - ``Pipeline.deliver`` returns the reply to the end of DATA / BDAT LAST. A 250 means every
   local copy is durable (the store returns only then) and the remote recipients are fsynced
   in the spool. The message is parsed once by the store and written once per recipient set.
-- Order: local copies first, then the spool. A failure of the spool after local copies were
-  made answers 451, so the client retries and local users may get the message twice: a
-  duplicate, never a loss (no two-phase commit across the store and the spool).
+- Order: remote recipients to the spool first, then the local copies, then (only when some
+  local copy was refused beside durable ones) the refused copies to the spool. A failure of
+  the first write answers 451 with nothing durable. A failure of the last answers 451 after
+  local copies exist; delivery.retry_ledger then remembers what is done, and the client's
+  retry of the same message delivers only the rest: no duplicate while the process runs
+  (a restart in between duplicates: never a loss; no two-phase commit across the store
+  and the spool). An exception out of the store is remembered the same way.
 - Local users a message reached through several envelope recipients get one copy.
 - When some local mailboxes refuse their copy (over quota, temporary error) and others took
   it, the refused ones are spooled as a message of their own whose recipients carry
@@ -31,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailkeep.accounts.models import User
+from mailkeep.delivery.retry_ledger import RetryLedger
 from mailkeep.mail.address import Address
 from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
 from mailkeep.protocol.smtp.replies import Reply
@@ -108,61 +113,110 @@ class Pipeline:
         store: MailStore,
         spool: Spool,
         clock: Callable[[], float] = time.time,
+        ledger: RetryLedger | None = None,
     ) -> None:
         self.hostname = hostname
         self.store = store
         self.spool = spool
         self.clock = clock
+        self.ledger = ledger or RetryLedger(clock=clock)
 
     def new_id(self) -> str:
         return new_id(self.clock())
 
     async def deliver(
-        self, client: ClientInfo, txn: Transaction, raw: bytes, *, message_id: str, prepend: bytes
+        self,
+        client: ClientInfo,
+        txn: Transaction,
+        raw: bytes,
+        *,
+        message_id: str,
+        prepend: bytes,
+        original: bytes | None = None,
     ) -> Reply:
         """Deliver ``raw`` (``prepend``: header fields the policy adds on top, e.g. the
-        Received field and Authentication-Results) and answer the end of DATA."""
-        local = _unique_local(txn.recipients)
-        failed: list[tuple[Recipient, StoreError]] = []
+        Received field and Authentication-Results) and answer the end of DATA.
+
+        ``original`` is the message as the client sent it when ``raw`` has fields added
+        (submission's Date and Message-ID): retries of the client are recognised by it.
+        """
+        sender = txn.sender.address
+        key, done = self.ledger.done(sender, raw if original is None else original)
+        now = self.clock()
+        local = [r for r in _unique_local(txn.recipients) if r.user_id not in done.local_user_ids]
+        remote = _remote_recipients(txn.recipients, now, skip=done.remote_keys)
+        message = prepend + raw
+        # 1. The remote part first: when the spool fails, nothing is durable yet.
+        if remote:
+            try:
+                envelope = self._envelope(client, txn, message_id, list(remote.values()), message)
+                await self.spool.put(envelope, message)
+            except OSError as exc:
+                log.error("spool write failed", extra={"id": message_id, "error": str(exc)})
+                return SPOOL_UNAVAILABLE
+        # 2. Local copies, durable when the store returns.
+        failed: dict[int, StoreError] = {}
         if local:
-            return_path = _return_path(txn.sender.address)
-            results = await self.store.deliver(local, b"".join((return_path, prepend, raw)))
-            failed = [
-                (r, e) for r, e in zip(local, results, strict=True) if isinstance(e, Exception)
-            ]
-            if failed and len(failed) == len(local) and not _has_remote(txn.recipients):
-                first = failed[0][1]
+            try:
+                results = await self.store.deliver(local, _return_path(sender) + message)
+            except BaseException:
+                self._remember(key, txn, raw, original, (), remote)
+                raise
+            pairs = zip(local, results, strict=True)
+            failed = {r.user_id: e for r, e in pairs if isinstance(e, Exception)}
+            anything_durable = bool(remote or done.local_user_ids or done.remote_keys)
+            if failed and len(failed) == len(local) and not anything_durable:
+                first = next(iter(failed.values()))
                 log.info(
                     "local delivery failed",
                     extra={"id": message_id, "error": str(first), "recipients": len(local)},
                 )
                 return QUOTA_EXCEEDED if isinstance(first, QuotaExceeded) else STORE_UNAVAILABLE
-        remote, retry = _queued_recipients(txn.recipients, failed, self.clock())
-        message = prepend + raw if remote or retry else b""
-        try:
-            if remote:
-                await self.spool.put(
-                    self._envelope(client, txn, message_id, remote, message), message
-                )
-            if retry:
-                # A message of its own: local retries are not the queue worker's.
+        # 3. Refused local copies beside durable ones: a message of their own in the spool
+        # (local retries are not the queue worker's). The only write that can fail after
+        # local copies exist; then the ledger keeps the client's retry from repeating them.
+        retry = _retry_recipients(txn.recipients, failed, now)
+        if retry:
+            try:
                 retry_id = self.new_id()
                 await self.spool.put(self._envelope(client, txn, retry_id, retry, message), message)
-        except OSError as exc:
-            log.error("spool write failed", extra={"id": message_id, "error": str(exc)})
-            return SPOOL_UNAVAILABLE
-        queued = remote + retry
+            except OSError as exc:
+                delivered = [r.user_id for r in local if r.user_id not in failed]
+                self._remember(key, txn, raw, original, delivered, remote)
+                log.error(
+                    "spool write failed after local copies",
+                    extra={"id": message_id, "error": str(exc), "local": len(delivered)},
+                )
+                return SPOOL_UNAVAILABLE
+        self.ledger.forget(key)
         log.info(
             "message accepted",
             extra={
                 "id": message_id,
                 "size": len(raw),
                 "local": len(local) - len(failed),
-                "queued": len(queued),
+                "queued": len(remote) + len(retry),
                 "chunked": txn.chunked,
             },
         )
         return Reply(250, "2.0.0", f"Ok: queued as {message_id}")
+
+    def _remember(
+        self,
+        key: bytes | None,
+        txn: Transaction,
+        raw: bytes,
+        original: bytes | None,
+        delivered: Sequence[int],
+        remote: dict[str, QueuedRecipient],
+    ) -> None:
+        self.ledger.record(
+            key,
+            txn.sender.address,
+            raw if original is None else original,
+            local_user_ids=delivered,
+            remote_keys=remote.keys(),
+        )
 
     def _envelope(
         self,
@@ -242,28 +296,32 @@ def _unique_local(recipients: Sequence[AcceptedRecipient]) -> list[Recipient]:
     return list(seen.values())
 
 
-def _has_remote(recipients: Sequence[AcceptedRecipient]) -> bool:
-    return any(r.remote for r in recipients)
-
-
-def _queued_recipients(
-    recipients: Sequence[AcceptedRecipient],
-    failed: Sequence[tuple[Recipient, StoreError]],
-    now: float,
-) -> tuple[list[QueuedRecipient], list[QueuedRecipient]]:
-    """Spool entries: every remote address, and (apart) every refused local copy."""
+def _remote_recipients(
+    recipients: Sequence[AcceptedRecipient], now: float, *, skip: frozenset[str]
+) -> dict[str, QueuedRecipient]:
+    """Spool entries for every remote address by its key (one per address), but those in
+    ``skip``."""
     remote: dict[str, QueuedRecipient] = {}
-    retry: dict[int, QueuedRecipient] = {}
-    failed_ids = {r.user_id: e for r, e in failed}
     for rcpt in recipients:
         orcpt = rcpt.orcpt or ("rfc822", rcpt.address.text)
         for address in rcpt.remote:
-            remote.setdefault(
-                address.key, QueuedRecipient(address.text, rcpt.notify, orcpt, next_attempt=now)
-            )
+            if address.key not in skip:
+                remote.setdefault(
+                    address.key, QueuedRecipient(address.text, rcpt.notify, orcpt, next_attempt=now)
+                )
+    return remote
+
+
+def _retry_recipients(
+    recipients: Sequence[AcceptedRecipient], failed: dict[int, StoreError], now: float
+) -> list[QueuedRecipient]:
+    """Spool entries for every refused local copy, one per user."""
+    retry: dict[int, QueuedRecipient] = {}
+    for rcpt in recipients:
+        orcpt = rcpt.orcpt or ("rfc822", rcpt.address.text)
         for local in rcpt.local:
-            error = failed_ids.pop(local.user_id, None)
-            if error is not None:
+            error = failed.get(local.user_id)
+            if error is not None and local.user_id not in retry:
                 retry[local.user_id] = QueuedRecipient(
                     rcpt.address.text,
                     rcpt.notify,
@@ -273,4 +331,4 @@ def _queued_recipients(
                     local_user_id=local.user_id,
                     local_mailbox=local.mailbox if local.mailbox != INBOX else None,
                 )
-    return list(remote.values()), list(retry.values())
+    return list(retry.values())

@@ -148,7 +148,7 @@ class SubmissionPolicy:
             return signature
         prepend = self.pipeline.received_field(client, txn, message_id) + signature
         return await self.pipeline.deliver(
-            client, txn, message, message_id=message_id, prepend=prepend
+            client, txn, message, message_id=message_id, prepend=prepend, original=raw
         )
 
 
