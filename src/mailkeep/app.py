@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mailkeep.accounts.directory import DATABASE_NAME, Directory
 from mailkeep.accounts.throttle import LoginThrottle, ThrottleSettings
+from mailkeep.accounts.verified import VerifiedLogins
 from mailkeep.certs.contexts import TLSProfile
 from mailkeep.certs.manager import CertificateManager, files_from_config, utc_now
 from mailkeep.config.schema import Config
@@ -119,12 +120,22 @@ class Services:
 def build_services(config: Config) -> Services:
     """Open the accounts directory and the mail store (after privileges are dropped, so
     every file they create belongs to server.user)."""
+    logins = config.logins
+    verified = VerifiedLogins(
+        ttl=logins.verified_cache_seconds,
+        max_entries=logins.verified_cache_entries,
+        clock=time.monotonic,
+    )
     directory = Directory(
         config.data_dir / DATABASE_NAME,
         subaddress_separator=config.accounts.subaddress_separator,
         max_alias_depth=config.accounts.alias_max_depth,
+        verified=verified,
     )
-    throttle = LoginThrottle(ThrottleSettings(**config.logins.model_dump()), time.monotonic)
+    throttle_fields = logins.model_dump(
+        exclude={"verified_cache_seconds", "verified_cache_entries"}
+    )
+    throttle = LoginThrottle(ThrottleSettings(**throttle_fields), time.monotonic)
     spool = Spool(spool_root(config))
     spool.sweep()
     store = DiskStore(store_root(config), limits=StoreLimits(**config.store.model_dump()))

@@ -28,6 +28,7 @@ from mailkeep.accounts import queries, resolution
 from mailkeep.accounts.database import open_database
 from mailkeep.accounts.models import Alias, Domain, Outcome, Resolution, User
 from mailkeep.accounts.passwords import PasswordError, PasswordHasher
+from mailkeep.accounts.verified import VerifiedLogins
 from mailkeep.errors import UserError
 from mailkeep.mail.address import (
     Address,
@@ -55,15 +56,19 @@ class Directory:
         subaddress_separator: str = "+",
         max_alias_depth: int = DEFAULT_MAX_ALIAS_DEPTH,
         clock: Callable[[], float] = time.time,
+        verified: VerifiedLogins | None = None,
     ) -> None:
         """Open the database file at ``path`` (see ``DATABASE_NAME``), creating and migrating
-        it as needed; None gives a private in-memory directory (for tests of its users)."""
+        it as needed; None gives a private in-memory directory (for tests of its users).
+        ``verified`` remembers recent successful logins (accounts.verified); without it every
+        login costs a full password verification."""
         self._db = open_database(path)
         self._lock = threading.RLock()
         self._hasher = hasher or PasswordHasher()
         self._separator = subaddress_separator
         self._max_depth = max_alias_depth
         self._clock = clock
+        self._verified = verified
 
     def close(self) -> None:
         with self._lock:
@@ -237,6 +242,7 @@ class Directory:
         with self._write() as db:
             user_id = self._require_user(db, parsed)
             db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            self._forget(user_id)
             return self._referrers(db, parsed)
 
     @staticmethod
@@ -283,6 +289,7 @@ class Directory:
         with self._write() as db:
             user_id = self._require_user(db, parsed)
             db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
+            self._forget(user_id)
 
     def set_disabled(self, address: str, disabled: bool) -> User:
         """Disable (no login, no delivery) or enable a user."""
@@ -290,6 +297,7 @@ class Directory:
         with self._write() as db:
             user_id = self._require_user(db, parsed)
             db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
+            self._forget(user_id)
             return _user_by_id(db, user_id)
 
     def update_user(
@@ -404,7 +412,9 @@ class Directory:
     def authenticate(self, login: str, password: str) -> User | None:
         """The user whose full address is ``login`` if ``password`` is theirs and they are
         enabled; else None, after the same work either way (no user enumeration by timing).
-        A hash made with older parameters is replaced on success."""
+        A hash made with older parameters is replaced on success. A password that verified
+        against the same stored hash within the last minutes is not verified again (see
+        accounts.verified); a disabled user is refused either way."""
         try:
             address = parse_address(login)
         except AddressError:
@@ -416,6 +426,9 @@ class Directory:
             self._hasher.verify_dummy()
             return None
         user_id, encoded = row.id, row.password_hash
+        verified = self._verified
+        if verified is not None and not row.disabled and verified.check(user_id, encoded, password):
+            return self.user_by_id(user_id)
         if not self._hasher.verify(encoded, password) or row.disabled:
             return None
         if self._hasher.needs_rehash(encoded):
@@ -428,6 +441,8 @@ class Directory:
                     )
             except sqlite3.Error as exc:  # the login stands; the next one retries
                 log.warning("password rehash failed user_id=%d error=%s", user_id, exc)
+        elif verified is not None:
+            verified.remember(user_id, encoded, password)
         return self.user_by_id(user_id)
 
     def may_send_as(self, user: User, address: Address | str) -> bool:
@@ -460,6 +475,10 @@ class Directory:
         return False
 
     # -- internals ---------------------------------------------------------------------
+
+    def _forget(self, user_id: int) -> None:
+        if self._verified is not None:
+            self._verified.forget_user(user_id)
 
     def _hash(self, password: str) -> str:
         try:

@@ -194,8 +194,9 @@ class Server(Section):
 
 
 class Logins(Section):
-    """Failed logins on every protocol (SMTP AUTH, IMAP, POP3): growing delays, then a
-    temporary lockout, counted per client IP and per user."""
+    """Logins on every protocol (SMTP AUTH, IMAP, POP3): failures get growing delays, then a
+    temporary lockout, counted per client IP and per user; successes are remembered for a
+    while so that a client's next login skips the costly password verification."""
 
     failure_delay_seconds: float = Field(
         1.0,
@@ -225,6 +226,24 @@ class Logins(Section):
         ge=100,
         description="Memory bound: at most this many IPs and users are "
         "remembered; the oldest are forgotten first.",
+    )
+    # Decision 0013: clients log in again and again (a connection per folder, a sync every
+    # minute) and argon2id costs ~100 ms of CPU each time. A remembered login is only valid
+    # for the same stored hash, so a password change takes effect at once.
+    verified_cache_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="How long a successful password check is remembered (as a keyed hash) "
+        "so that the same user and password log in again without a new argon2id "
+        "verification; 0 turns the memory off.",
+    )
+    verified_cache_entries: int = Field(
+        10_000,
+        ge=0,
+        le=10_000_000,
+        description="Memory bound of the remembered logins (about 150 bytes each); the "
+        "oldest are forgotten first.",
     )
 
 
@@ -602,7 +621,9 @@ class Config(Section):
     log: Log = Field(default_factory=Log, description="Logging.")
     accounts: Accounts = Field(default_factory=Accounts, description="Addresses.")
     server: Server = Field(default_factory=Server, description="The process.")
-    logins: Logins = Field(default_factory=Logins, description="Failed-login limits.")
+    logins: Logins = Field(
+        default_factory=Logins, description="Login limits and the memory of recent logins."
+    )
     pop3: POP3 = Field(default_factory=POP3, description="POP3.")
     dns: DNS = Field(default_factory=DNS, description="DNS resolution.")
     smtp_limits: SMTP = Field(default_factory=SMTP, description="SMTP server limits.")
