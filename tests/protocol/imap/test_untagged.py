@@ -71,6 +71,13 @@ PDT = timezone(-timedelta(hours=7))
         (u.id_response(None), b"* ID NIL\r\n"),
         (u.quota("", [("STORAGE", 10, 512)]), b'* QUOTA "" (STORAGE 10 512)\r\n'),
         (u.quotaroot("INBOX", [""]), b'* QUOTAROOT "INBOX" ""\r\n'),
+        # RFC 9208 4.2.2: a mailbox without a quota root
+        (u.quotaroot("comp.mail.mime", []), b'* QUOTAROOT "comp.mail.mime"\r\n'),
+        # RFC 9208 4.1.3: two resources in one root
+        (
+            u.quota("#user/alice", [("STORAGE", 54, 111), ("MESSAGE", 42, 1000)]),
+            b'* QUOTA "#user/alice" (STORAGE 54 111 MESSAGE 42 1000)\r\n',
+        ),
         (
             u.fetch(
                 12,

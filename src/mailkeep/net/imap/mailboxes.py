@@ -1,7 +1,7 @@
 """Mailbox commands: LIST, LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
 NAMESPACE (RFC 9051 6.3; RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154
 SPECIAL-USE and CREATE-SPECIAL-USE, RFC 3348 CHILDREN, RFC 2342 NAMESPACE, RFC 8438
-STATUS=SIZE).
+STATUS=SIZE, RFC 9208 4.1.4 STATUS DELETED and DELETED-STORAGE).
 
 Names are the store's: UTF-8 with "/" as the one separator; the core already decoded
 modified UTF-7 (IMAP4rev1) and the encoder re-encodes for the session. Every name the
@@ -13,23 +13,34 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from mailkeep.net.imap.quota import kib
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
 from mailkeep.protocol.imap import untagged
 from mailkeep.protocol.imap.responses import Code, Data, StatusResponse
 from mailkeep.protocol.imap.values import Value
+from mailkeep.store import query as q
 from mailkeep.store.errors import (
     InvalidMailboxName,
     MailboxExists,
     MailboxNotAllowed,
     MailboxNotFound,
 )
-from mailkeep.store.models import HIERARCHY_SEPARATOR, INBOX, MailboxInfo, MailboxStatus, SpecialUse
+from mailkeep.store.models import (
+    HIERARCHY_SEPARATOR,
+    INBOX,
+    Flag,
+    MailboxInfo,
+    MailboxStatus,
+    SpecialUse,
+    UidSet,
+)
 
 SEP = HIERARCHY_SEPARATOR
 NO_USEATTR = r.no("unsupported special-use attribute", Code("USEATTR"))  # RFC 6154 3
 _SPECIAL_USES = {use.value.lower(): use for use in SpecialUse}
+DELETED_BATCH = 2000  # UIDs per metadata read when summing DELETED-STORAGE
 STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT")
 
 
@@ -110,7 +121,7 @@ async def list_mailboxes(session: Session, command: c.List) -> StatusResponse:
                 status = await store.status(user_id, name)
             except MailboxNotFound:
                 continue
-            await session.send(_status_data(session, name, status, command.status_items))
+            await session.send(await _status_data(session, name, status, command.status_items))
     return r.ok("LIST completed")
 
 
@@ -126,7 +137,9 @@ async def lsub(session: Session, command: c.Lsub) -> StatusResponse:
     return r.ok("LSUB completed")
 
 
-def _status_data(session: Session, name: str, status: MailboxStatus, items: Sequence[str]) -> Data:
+async def _status_data(
+    session: Session, name: str, status: MailboxStatus, items: Sequence[str]
+) -> Data:
     values = {
         "MESSAGES": status.messages,
         "UIDNEXT": status.uidnext,
@@ -138,7 +151,23 @@ def _status_data(session: Session, name: str, status: MailboxStatus, items: Sequ
         "HIGHESTMODSEQ": status.highestmodseq,
         "APPENDLIMIT": session.services.settings.max_append_message,
     }
+    if "DELETED-STORAGE" in items:
+        values["DELETED-STORAGE"] = await _deleted_storage(session, status)
     return untagged.status(name, [(item, values[item]) for item in items if item in values])
+
+
+async def _deleted_storage(session: Session, status: MailboxStatus) -> int:
+    """RFC 9208 4.1.4 DELETED-STORAGE: what an EXPUNGE would free, in the STORAGE unit
+    (1024 octets, rounded up): the sizes of the messages flagged \\Deleted."""
+    if not status.deleted:
+        return 0
+    store, user_id = session.services.store, session.user_id
+    uids = await store.search(user_id, status.id, q.HasFlag(Flag.DELETED))
+    total = 0
+    for start in range(0, len(uids), DELETED_BATCH):
+        batch = UidSet.of(uids[start : start + DELETED_BATCH])
+        total += sum(meta.size for meta in await store.fetch(user_id, status.id, batch))
+    return kib(total)
 
 
 async def status(session: Session, command: c.Status) -> StatusResponse:
@@ -146,7 +175,7 @@ async def status(session: Session, command: c.Status) -> StatusResponse:
         result = await session.services.store.status(session.user_id, command.mailbox)
     except (MailboxNotFound, InvalidMailboxName):
         return r.NO_NONEXISTENT
-    await session.send(_status_data(session, command.mailbox, result, command.items))
+    await session.send(await _status_data(session, command.mailbox, result, command.items))
     return r.ok("STATUS completed")
 
 

@@ -39,6 +39,7 @@ from mailkeep.net.imap import (
     flags,
     idle,
     mailboxes,
+    quota,
     search,
     select,
 )
@@ -136,6 +137,9 @@ HANDLERS: dict[type, Handler] = {
     c.Copy: copymove.copy_or_move,
     c.Move: copymove.copy_or_move,
     c.Append: append.append,
+    c.GetQuota: quota.getquota,
+    c.GetQuotaRoot: quota.getquotaroot,
+    c.SetQuota: quota.setquota,
 }
 NO_NOT_SUPPORTED = r.bad("command not supported by this server")
 
