@@ -1,5 +1,5 @@
 """FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9; RFC 3516 BINARY; RFC 3501 6.4.5 for the
-RFC822 forms).
+RFC822 forms; RFC 8514 SAVEDATE; RFC 8970 PREVIEW).
 
 Implementation notes:
 - Metadata comes from the store's cache in batches of ``BATCH`` UIDs (FLAGS, sizes, dates,
@@ -50,9 +50,11 @@ class UnknownEncoding(Exception):
     """BINARY of a part whose transfer encoding cannot be undone."""
 
 
-def _needs(items: Sequence[FetchItem]) -> tuple[bool, bool]:
-    """(with_info, with_envelope) for the store's metadata read."""
+def _needs(items: Sequence[FetchItem]) -> tuple[bool, bool, bool]:
+    """(with_info, with_fields, with_envelope) for the store's metadata read. PREVIEW comes
+    with either of the first two; the sort fields are the smaller read."""
     info = False
+    fields = False
     envelope = False
     for item in items:
         if item is FetchAttr.ENVELOPE:
@@ -63,7 +65,9 @@ def _needs(items: Sequence[FetchItem]) -> tuple[bool, bool]:
             info = True
         elif isinstance(item, FetchBody) and (item.section != Section() or item.binary):
             info = True
-    return info, envelope
+        elif isinstance(item, FetchPreview):
+            fields = True
+    return info, fields and not info, envelope
 
 
 async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
@@ -72,7 +76,7 @@ async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
     sets_seen = not selected.read_only and any(
         isinstance(i, FetchBody) and i.sets_seen for i in command.items
     )
-    with_info, with_envelope = _needs(command.items)
+    with_info, with_fields, with_envelope = _needs(command.items)
     store, user_id = session.services.store, session.user_id
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start : start + BATCH]
@@ -83,6 +87,7 @@ async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
                 selected.mailbox_id,
                 UidSet.of(numbers),
                 with_info=with_info,
+                with_fields=with_fields,
                 with_envelope=with_envelope,
             )
         except MailboxNotFound:
@@ -143,7 +148,9 @@ async def _items(
             size = len(await _binary_part(session, meta, info, item.part))
             out += [Raw(item.response_name()), size]
         elif isinstance(item, FetchPreview):
-            out += [Atom("PREVIEW"), meta.preview or None]
+            # RFC 8970 3.2: the preview is cached at delivery, so LAZY gets it too; no
+            # text gives "" (never NIL, which only LAZY may get)
+            out += [Atom("PREVIEW"), meta.preview]
     if seen_now and not flags_sent:
         out += [Atom("FLAGS"), session.flag_names(meta.uid, meta.flags, meta.keywords)]
     return out
