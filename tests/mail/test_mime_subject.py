@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailkeep.mail.mime import parse_message
-from mailkeep.mail.sortfields import base_subject
+from mailkeep.mail.sortfields import base_subject, is_reply_or_forward
 
 CASES = [
     # (1) white space: tabs and runs become one space; outer space goes with (2) and (3)
@@ -45,6 +45,16 @@ CASES = [
     ("[caf\u00e9] lunch", "[caf\u00e9] lunch"),
     ("", ""),
     ("Re:", ""),
+    # mixed leaders: "(fwd)" is a trailer only at the end, never a leader
+    ("Re: [list] Fwd: (fwd) subj", "(fwd) subj"),
+    ("Re: [list] Fwd: subj (fwd)", "subj"),
+    ("[fwd: [list] subj]", "subj"),
+    ("[Fwd: Re: [fwd: lunch]]", "lunch"),
+    ("[fwd: lunch", "[fwd: lunch"),  # no closing bracket: no blob, no wrapper, no leader
+    ("[fwd:]", ""),  # step (6) unwraps even an empty subject
+    ("[x] [y] z", "z"),
+    ("Re: [2] ", "[2]"),
+    ("FWD[3]: Fw: RE :  x", "x"),
 ]
 
 
@@ -64,3 +74,21 @@ def test_message_base_subject_decodes_encoded_words_first() -> None:
     search = parse_message(raw).search
     assert search.subject == "Re: café (fwd)"
     assert search.base_subject == "café"
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        ("lunch", False),
+        ("[list] lunch", False),  # a blob alone is no reply marker
+        ("Re: lunch", True),
+        ("[list] re: lunch", True),
+        ("lunch (fwd)", True),
+        ("[Fwd: lunch]", True),
+        ("  lunch  ", False),
+        ("Reply: lunch", False),
+    ],
+)
+def test_reply_or_forward(subject: str, reply: bool) -> None:
+    # RFC 5256 3: removing a subj-refwd, a "(fwd)" trailer or a "[fwd: ...]" wrapper
+    assert is_reply_or_forward(subject) is reply

@@ -40,11 +40,23 @@ def _leader_end(text: str, start: int, end: int) -> int:
 
 
 def base_subject(subject: str) -> str:
-    """The base subject of RFC 5256 2.1 (the decoded subject is the input).
+    """The base subject of RFC 5256 2.1 (the decoded subject is the input)."""
+    return _extract(subject)[0]
+
+
+def is_reply_or_forward(subject: str) -> bool:
+    """RFC 5256 3 (REFERENCES): extracting the base subject removes a subj-refwd, a "(fwd)"
+    trailer or a "[fwd: ...]" wrapper."""
+    return _extract(subject)[1]
+
+
+def _extract(subject: str) -> tuple[str, bool]:
+    """The base subject, and whether a reply or forward marker was removed on the way.
 
     Works on a [start, end) window of the text so that thousands of "Re: ", "[blob] " or
     "(fwd)" cost linear time, not one copy or rescan of the subject each.
     """
+    marked = False
     # (1) tabs and continuations become a space; runs of spaces one space.
     text = _WSP_RUN.sub(" ", subject)
     start, end = 0, len(text)
@@ -55,6 +67,7 @@ def base_subject(subject: str) -> str:
                 end -= 1
             elif text[max(start, end - 5) : end].lower() == "(fwd)":
                 end -= 5
+                marked = True
             else:
                 break
         # (5) repeat (3) and (4) until neither removes anything. When (3) fails after a run
@@ -68,6 +81,7 @@ def base_subject(subject: str) -> str:
                 if leader == start:
                     no_leader_before = _blob_run_end(text, start, end)
                     break
+                marked = marked or text[start] not in " \t"
                 start = leader
             # (4) remove a leading subj-blob when something non-empty remains.
             blob = _BLOB_PREFIX.match(text, start, end)
@@ -83,8 +97,9 @@ def base_subject(subject: str) -> str:
         ):
             start += len(_FWD_HDR)
             end -= 1
+            marked = True
             continue
-        return text[start:end]
+        return text[start:end], marked
 
 
 def _blob_run_end(text: str, pos: int, end: int) -> int:

@@ -42,6 +42,7 @@ from mailkeep.net.imap import (
     quota,
     search,
     select,
+    sort,
 )
 from mailkeep.net.imap.capability import capabilities
 from mailkeep.net.imap.session import Services, Session
@@ -133,6 +134,8 @@ HANDLERS: dict[type, Handler] = {
     c.Expunge: select.expunge,
     c.Fetch: fetch.fetch,
     c.Search: search.search,
+    c.Sort: sort.sort,
+    c.Thread: sort.thread,
     c.Store: flags.store,
     c.Copy: copymove.copy_or_move,
     c.Move: copymove.copy_or_move,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from mailkeep.protocol.imap.responses import Data
 from mailkeep.protocol.imap.search import MONTHS
-from mailkeep.protocol.imap.values import Atom, Joined, Mailbox, Value
+from mailkeep.protocol.imap.values import Atom, Mailbox, Raw, Value
 
 
 def capability(capabilities: Iterable[str]) -> Data:
@@ -107,24 +107,35 @@ class ThreadNode:
 
 def thread(roots: Sequence[ThreadNode]) -> Data:
     """``* THREAD (2)(3 6 (4 23)(44 7 96))``: a chain of single children is one list, a
-    branch ends it with one parenthesised list per child (RFC 5256 4)."""
+    branch ends it with one parenthesised list per child (RFC 5256 4). Built without
+    recursion: a reference chain may be thousands of messages deep."""
     if not roots:
         return Data((Atom("THREAD"),))  # thread-data = "THREAD" [SP 1*thread-list]
-    return Data((Atom("THREAD"), Joined(tuple(_chain(root) for root in roots))))
-
-
-def _chain(node: ThreadNode) -> list[Value]:
-    """One thread as a list: the chain of single children, then the branches."""
-    items: list[Value] = []
-    while True:
-        if node.id is not None:
-            items.append(node.id)
-        if len(node.children) == 1 and node.id is not None:
-            node = node.children[0]
+    out = bytearray()
+    stack: list[ThreadNode | bytes] = list(reversed(roots))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out += item
             continue
-        if node.children:
-            items.append(Joined(tuple(_chain(child) for child in node.children)))
-        return items
+        out += b"("
+        node, first = item, True
+        while True:
+            if node.id is not None:
+                out += b"%d" % node.id if first else b" %d" % node.id
+                first = False
+            if len(node.children) == 1 and node.id is not None:
+                node = node.children[0]
+                continue
+            break
+        if not node.children:
+            out += b")"
+            continue
+        if not first:
+            out += b" "
+        stack.append(b")")
+        stack.extend(reversed(node.children))
+    return Data((Atom("THREAD"), Raw(bytes(out))))
 
 
 def esearch(
