@@ -5,12 +5,16 @@ bits are not acceptable), RFC 6008 (header.b), RFC 8601 2.7.1 (result names).
 
 Implementation notes:
 - Keys are prefetched on the event loop (all selectors at once, through the caching
-  resolver); dkimpy then runs in a worker thread and reads them through ``dnsfunc``.
-- We drive dkimpy's per-step methods (``verify_headerprep``'s parts and
-  ``verify_sig_process``) instead of its boolean ``verify`` so each signature gets its own
-  result: bad tags or key records → permerror, a DNS failure → temperror, a signature or
-  body hash that does not match → fail. t= and x= are checked here against an injectable
-  clock (RFC 6376 3.5), not dkimpy's wall clock.
+  resolver); the verification then runs in a worker thread, without DNS.
+- Each signature gets its own result, from dkimpy's building blocks rather than its
+  boolean ``verify``: its message parser, tag parser and checks, canonicalizations and
+  header hashing, with our steps between them: bad tags or key records → permerror, a DNS
+  failure → temperror, a signature or body hash that does not match → fail. t= and x= are
+  checked here against an injectable clock (RFC 6376 3.5), not dkimpy's wall clock.
+- Work done once, not per signature: the message is parsed once; the body is
+  canonicalized and hashed once per (body canonicalization, l=), all accepted algorithms
+  using SHA-256; key records are parsed once per record (``publickeys``, which checks RSA
+  signatures with OpenSSL). Canonicalization is ``canonical``'s: dkimpy's results, faster.
 - Bounds: at most ``max_signatures`` signatures are evaluated; RSA keys above
   ``MAX_RSA_BITS`` or with an absurd public exponent, and key records over
   ``MAX_KEY_RECORD_OCTETS``, are a permerror before any arithmetic.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import hashlib
 import logging
 import re
 import time
@@ -31,6 +36,8 @@ import dkim
 from dkim.util import parse_tag_value
 
 from mailkeep.dns.resolver import RecordType, Resolver, Status
+from mailkeep.mailauth.canonical import canonical_body, header_hash, split_message
+from mailkeep.mailauth.publickeys import public_key
 from mailkeep.mailauth.results import DKIMOutcome, DKIMResult
 
 log = logging.getLogger(__name__)
@@ -132,18 +139,18 @@ async def verify_dkim(
     message. Never raises.
     """
     try:
-        verifier = dkim.DKIM(message, logger=_quiet, minkey=MIN_RSA_BITS)
+        headers, body = split_message(message)
     except Exception as exc:  # DKIMException, or IndexError on a leading continuation line
         return [DKIMOutcome(DKIMResult.PERMERROR, reason=f"unparsable message: {exc}")]
-    headers = [v for n, v in verifier.headers if n.lower() == b"dkim-signature"]
-    if not headers:
+    raw = [(n, v) for n, v in headers if n.lower() == b"dkim-signature"]
+    if not raw:
         return [DKIMOutcome(DKIMResult.NONE, reason="no signature")]
-    parsed = [_parse_signature(h, now()) for h in headers[:max_signatures]]
+    parsed = [_parse_signature(v, now()) for _, v in raw[:max_signatures]]
     names = {p.key_name for p in parsed if isinstance(p, _Signature)}
     keys = dict(zip(names, await _fetch_keys(resolver, names, time_limit / 2), strict=True))
     try:
         async with asyncio.timeout(time_limit):
-            return await asyncio.to_thread(_verify_all, verifier, headers, parsed, keys)
+            return await asyncio.to_thread(_verify_all, headers, body, raw, parsed, keys)
     except TimeoutError:
         return [DKIMOutcome(DKIMResult.TEMPERROR, reason="verification timed out")]
 
@@ -186,6 +193,9 @@ async def _fetch_keys(resolver: Resolver, names: set[str], time_limit: float) ->
         return _KeyRecord(texts[0], DKIMResult.PASS)
 
     return list(await asyncio.gather(*(one(n) for n in names)))
+
+
+_WSP = re.compile(rb"\s+")
 
 
 def _text(value: bytes) -> str:
@@ -244,20 +254,21 @@ def _with(outcome: DKIMOutcome, result: DKIMResult, reason: str) -> DKIMOutcome:
 
 
 def _verify_all(
-    verifier: dkim.DKIM,
-    headers: list[bytes],
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    raw_signatures: list[tuple[bytes, bytes]],
     parsed: list[_Signature | DKIMOutcome],
     keys: dict[str, _KeyRecord],
 ) -> list[DKIMOutcome]:
     out = []
-    body_hashes: dict[tuple[bytes, bytes, bytes], bytes] = {}
+    body_hashes: dict[tuple[bytes, bytes], bytes] = {}
     for index, item in enumerate(parsed):
         if isinstance(item, DKIMOutcome):
             out.append(item)
             continue
         try:
             key = keys[item.key_name]
-            out.append(_verify_one(verifier, headers[index], item, key, body_hashes))
+            out.append(_verify_one(headers, body, raw_signatures[index], item, key, body_hashes))
         except Exception as exc:  # dkimpy on input it did not expect
             log.info("dkim verification error domain=%s error=%r", item.outcome.domain, exc)
             out.append(_with(item.outcome, DKIMResult.PERMERROR, f"verification error: {exc}"))
@@ -265,26 +276,21 @@ def _verify_all(
 
 
 def _check_body_hash(
-    verifier: dkim.DKIM, sig: _Signature, cache: dict[tuple[bytes, bytes, bytes], bytes]
+    body: bytes,
+    sig: _Signature,
+    policy: dkim.CanonicalizationPolicy,
+    cache: dict[tuple[bytes, bytes], bytes],
 ) -> DKIMOutcome | None:
-    """RFC 6376 3.7: the body hash, computed once per (c=, a=, l=) for all signatures.
-
-    None when it matches; dkimpy is then given the fields without bh= so it does not
-    canonicalize and hash the body again.
-    """
-    fields = sig.fields
-    key = (fields.get(b"c", b"simple/simple"), fields[b"a"], fields.get(b"l", b""))
+    """RFC 6376 3.7: the body hash, computed once per (body canonicalization, l=) for all
+    signatures (every accepted algorithm hashes with SHA-256). None when it matches."""
+    key = (policy.body_algorithm.name, sig.fields.get(b"l", b""))
     if key not in cache:
-        try:
-            policy = dkim.CanonicalizationPolicy.from_c_value(key[0])
-        except dkim.InvalidCanonicalizationPolicyError as exc:
-            return _with(sig.outcome, DKIMResult.PERMERROR, f"invalid c= value: {exc}")
-        body = policy.canonicalize_body(verifier.body)
-        if key[2]:
-            body = body[: int(key[2])]
-        cache[key] = dkim.HASH_ALGORITHMS[key[1]](body).digest()
+        canonical = canonical_body(policy, body)
+        if key[1]:
+            canonical = canonical[: int(key[1])]
+        cache[key] = hashlib.sha256(canonical).digest()
     try:
-        expected = base64.b64decode(re.sub(rb"\s+", b"", fields[b"bh"]), validate=True)
+        expected = base64.b64decode(_WSP.sub(b"", sig.fields[b"bh"]), validate=True)
     except ValueError:
         return _with(sig.outcome, DKIMResult.PERMERROR, "bh= is not base64")
     if cache[key] != expected:
@@ -293,53 +299,45 @@ def _check_body_hash(
 
 
 def _verify_one(
-    verifier: dkim.DKIM,
-    header: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    raw_signature: tuple[bytes, bytes],
     sig: _Signature,
-    key: _KeyRecord,
-    body_hashes: dict[tuple[bytes, bytes, bytes], bytes],
+    record: _KeyRecord,
+    body_hashes: dict[tuple[bytes, bytes], bytes],
 ) -> DKIMOutcome:
     """RFC 6376 6.1.2 (the key), then 6.1.3 (body hash, then the signature)."""
-    if key.text is None:
-        return _with(sig.outcome, key.result, key.reason)
+    if record.text is None:
+        return _with(sig.outcome, record.result, record.reason)
     try:
-        pk, keysize, ktag, seqtlsrpt = dkim.evaluate_pk(sig.key_name, key.text)
+        key = public_key(sig.key_name, record.text)
     except (dkim.DKIMException, ValueError) as exc:  # binascii.Error is a ValueError
         return _with(sig.outcome, DKIMResult.PERMERROR, f"bad key record: {exc}")
     expected = b"ed25519" if sig.fields[b"a"].startswith(b"ed25519") else b"rsa"
-    if ktag != expected:
+    if not key.ktag:
+        return _with(sig.outcome, DKIMResult.PERMERROR, "key is not for email (s=)")
+    if key.ktag != expected:
         return _with(sig.outcome, DKIMResult.PERMERROR, "key type does not match a=")
-    if ktag == b"rsa":
-        if keysize < MIN_RSA_BITS:
-            return _with(sig.outcome, DKIMResult.POLICY, f"RSA key too small ({keysize} bits)")
-        if keysize > MAX_RSA_BITS or pk["publicExponent"] > MAX_RSA_EXPONENT:
-            return _with(sig.outcome, DKIMResult.PERMERROR, f"RSA key too large ({keysize} bits)")
-    mismatch = _check_body_hash(verifier, sig, body_hashes)
+    if key.ktag == b"rsa":
+        if key.bits < MIN_RSA_BITS:
+            return _with(sig.outcome, DKIMResult.POLICY, f"RSA key too small ({key.bits} bits)")
+        if key.bits > MAX_RSA_BITS or key.exponent > MAX_RSA_EXPONENT:
+            return _with(sig.outcome, DKIMResult.PERMERROR, f"RSA key too large ({key.bits} bits)")
+    if key.tls_reports_only:  # RFC 8460 3: s=tlsrpt keys sign TLS reports, not mail
+        return _with(sig.outcome, DKIMResult.FAIL, "key is for TLS reports only (s=tlsrpt)")
+    try:
+        policy = dkim.CanonicalizationPolicy.from_c_value(sig.fields.get(b"c", b"simple/simple"))
+    except dkim.InvalidCanonicalizationPolicyError as exc:
+        return _with(sig.outcome, DKIMResult.PERMERROR, f"invalid c= value: {exc}")
+    mismatch = _check_body_hash(body, sig, policy, body_hashes)
     if mismatch is not None:
         return mismatch
-    verifier.pk, verifier.keysize, verifier.ktag, verifier.seqtlsrpt = (
-        pk,
-        keysize,
-        ktag,
-        seqtlsrpt,
-    )
+    digest = header_hash(headers, raw_signature, sig.include, policy)
+    signature = base64.b64decode(_WSP.sub(b"", sig.fields[b"b"]))
     try:
-        fields = {k: v for k, v in sig.fields.items() if k != b"bh"}  # checked already
-        valid = verifier.verify_sig_process(
-            fields, list(sig.include), (b"DKIM-Signature", header), _no_dns
-        )
-    except dkim.ValidationError as exc:  # "body hash mismatch (got ..., expected ...)"
-        return _with(sig.outcome, DKIMResult.FAIL, _short(str(exc).split(" (", 1)[0]))
-    except dkim.DKIMException as exc:
-        return _with(sig.outcome, DKIMResult.PERMERROR, _short(str(exc)))
+        valid = key.verify(signature, digest)
+    except ValueError as exc:  # RSA numbers OpenSSL refuses (even exponent...)
+        return _with(sig.outcome, DKIMResult.PERMERROR, f"bad key record: {exc}")
     if not valid:
         return _with(sig.outcome, DKIMResult.FAIL, "signature did not verify")
-    return _with(sig.outcome, DKIMResult.PASS, f"{keysize}-bit key")
-
-
-def _no_dns(name: bytes, timeout: float = 5) -> bytes | None:
-    return None  # verify_sig_process never looks keys up; ours are prefetched
-
-
-def _short(reason: str) -> str:
-    return reason if len(reason) < 120 else reason[:117] + "..."
+    return _with(sig.outcome, DKIMResult.PASS, f"{key.bits}-bit key")
