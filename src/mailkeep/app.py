@@ -186,6 +186,7 @@ def imap_server(config: Config, services: Services) -> IMAPServer:
         max_bad_commands=imap.max_bad_commands,
         max_commands_before_login=imap.max_commands_before_login,
         max_append_message=imap.max_message,
+        unauthenticate=imap.unauthenticate,
     )
     shared = IMAPServices(
         config.hostname, services.directory, services.store, services.throttle, settings

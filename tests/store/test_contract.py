@@ -157,6 +157,8 @@ def test_create_makes_parents_and_refuses_duplicates(run: Run) -> None:
         "tab\there",
         "del\x7f",
         "c1\x85",
+        "line\u2028sep",  # RFC 6855 3
+        "para\u2029sep",
         "wild*",
         "per%cent",
         " lead",

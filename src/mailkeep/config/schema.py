@@ -393,6 +393,11 @@ class IMAP(Section):
     max_bad_commands: int = Field(
         20, ge=1, le=1000, description="Bad commands before the session is closed."
     )
+    # RFC 8437 8: UNAUTHENTICATE lets one connection log in as several users in turn
+    # (useful to admin tools); a proxy that checks only the first login must switch it off.
+    unauthenticate: bool = Field(
+        True, description="Offer UNAUTHENTICATE (RFC 8437): log out without disconnecting."
+    )
     # CAPABILITY, STARTTLS, ID and the login itself need a handful.
     max_commands_before_login: int = Field(
         20, ge=5, le=1000, description="Commands allowed before login succeeds."

@@ -4,7 +4,8 @@ Names are UTF-8 strings with "/" as the one hierarchy separator, chosen once for
 (what most clients expect; "." would forbid dots in folder names). Names never become file
 names (messages live under ids), so the checks here are about sane names, not path safety;
 they still refuse what could confuse a client or a log: empty levels ("a//b", "/a", "a/"),
-"." and ".." levels, control characters (C0, DEL, C1), unpaired surrogates, the IMAP
+"." and ".." levels, control characters (C0, DEL, C1), the line and paragraph separators
+U+2028 and U+2029 (RFC 6855 3 forbids them in names), unpaired surrogates, the IMAP
 wildcards "*" and "%", and names over the configured length or depth.
 INBOX is case-insensitive (RFC 9051 5.1): any spelling means the one INBOX.
 """
@@ -36,7 +37,7 @@ def normalize_mailbox_name(
         raise InvalidMailboxName(f"mailbox name is longer than {max_bytes} bytes")
     for ch in name:
         code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0:
+        if code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
             raise InvalidMailboxName("mailbox name contains a control character")
         if ch in "*%":
             raise InvalidMailboxName(f"mailbox name contains the wildcard {ch!r}")

@@ -138,6 +138,17 @@ CASES: list[tuple[bytes, str, c.Command]] = [
             ),
         ),
     ),
+    (  # RFC 6855 4: utf8-literal, then a plain one (MULTIAPPEND)
+        b"a APPEND x (\\Seen) UTF8 (~{8}\r\nSubj: \xc3\xa9) {1}\r\nz\r\n",
+        "APPEND",
+        c.Append(
+            "x",
+            (
+                c.AppendMessage(("\\Seen",), None, b"Subj: \xc3\xa9", binary=True, utf8=True),
+                c.AppendMessage((), None, b"z"),
+            ),
+        ),
+    ),
     (b"a IDLE\r\n", "IDLE", c.Idle()),
     (b"a UNAUTHENTICATE\r\n", "UNAUTHENTICATE", c.Unauthenticate()),
     (b"a COMPRESS DEFLATE\r\n", "COMPRESS", c.Compress("DEFLATE")),
@@ -314,6 +325,8 @@ ERRORS: list[tuple[bytes, str | None, str]] = [
     (b"a APPEND x\r\n", "a", "literal"),
     (b'a APPEND x "32-Jul-1996 02:44:25 -0700" {1}\r\nx\r\n', "a", "date-time"),
     (b"a APPEND x {3}\r\na\x00b\r\n", "a", "NUL"),
+    (b"a APPEND x UTF8 ~{1}\r\nx\r\n", "a", "'('"),  # RFC 6855 4: in parentheses
+    (b"a APPEND x UTF8 (~{1}\r\nx\r\n", "a", "')'"),
     (b"a SEARCH TEXT ~{1}\r\nx\r\n", "a", "literal8"),
     (b'a LIST (FOO) "" %\r\n', "a", "selection option"),
     (b'a LIST (RECURSIVEMATCH) "" %\r\n', "a", "RECURSIVEMATCH"),
@@ -358,6 +371,16 @@ def test_mailbox_names_follow_the_session_encoding() -> None:
     assert parse(b"a SELECT &ZeVnLIqe-\r\n", utf8=True).command == c.Select("&ZeVnLIqe-")
     assert parse(b"a SELECT InBoX\r\n").command == c.Select("INBOX")
     assert parse(b"a SELECT InBoX/sub\r\n").command == c.Select("InBoX/sub")
+
+
+def test_search_strings_are_utf8_in_utf8_sessions() -> None:
+    """RFC 6855 3: after ENABLE UTF8=ACCEPT (or IMAP4rev2) a SEARCH has no CHARSET and its
+    strings are UTF-8; without it, 8-bit needs CHARSET UTF-8."""
+    wire = b'a SEARCH SUBJECT "caf\xc3\xa9"\r\n'
+    command = parse(wire, utf8=True).command
+    assert isinstance(command, c.Search) and command.charset is None
+    with pytest.raises(ParseError, match="US-ASCII"):
+        parse(wire)
 
 
 def test_control_characters_in_utf8_names() -> None:

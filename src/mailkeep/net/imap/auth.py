@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MECHANISMS = ("PLAIN",)  # over TLS only; SCRAM needs stored keys the directory lacks
 NO_MECHANISM = r.no("unsupported authentication mechanism", Code("CANNOT"))
+BAD_UNAUTHENTICATE_OFF = r.bad("UNAUTHENTICATE is disabled on this server")
 NO_TOO_MANY_SESSIONS = r.no("too many sessions for this user", Code("LIMIT"))  # RFC 5530
 
 
@@ -105,10 +106,13 @@ def start_session(session: Session, user: User) -> StatusResponse:
 
 
 async def unauthenticate(session: Session, command: c.Unauthenticate) -> StatusResponse:
-    """UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on this connection."""
+    """UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on this connection,
+    with nothing of the previous login kept but TLS (RFC 8437 3, 4.1: the selected
+    mailbox, ENABLEd extensions, the saved search result and every other session field)."""
+    if not session.services.settings.unauthenticate:
+        return BAD_UNAUTHENTICATE_OFF  # RFC 8437 8: it can be switched off
     end_session(session)
-    session.selected = None
-    session.commands_before_login = 0
+    session.reset()
     log.info("imap unauthenticate")
     logctx.account.set(None)
     return r.ok("UNAUTHENTICATE completed")

@@ -30,7 +30,7 @@ AFTER_LOGIN = (
     "STATUS=SIZE",
     "MULTIAPPEND",
     "BINARY",
-    "UNAUTHENTICATE",  # RFC 8437
+    "UTF8=ACCEPT",  # RFC 6855: UTF-8 names and strings, APPEND UTF8 (...), after ENABLE
     "SAVEDATE",  # RFC 8514: FETCH SAVEDATE, SEARCH SAVEDBEFORE/SAVEDON/SAVEDSINCE
     "PREVIEW",  # RFC 8970: the store keeps each message's preview from delivery on
     "QUOTA",  # RFC 9208: GETQUOTA, GETQUOTAROOT; no QUOTASET (SETQUOTA is refused)
@@ -46,8 +46,11 @@ AFTER_LOGIN = (
 
 def capabilities(session: Session) -> list[str]:
     if session.user is not None:
-        limit = session.services.settings.max_append_message
-        return [*AFTER_LOGIN, f"APPENDLIMIT={limit}"]
+        settings = session.services.settings
+        extra = [f"APPENDLIMIT={settings.max_append_message}"]
+        if settings.unauthenticate:
+            extra.append("UNAUTHENTICATE")  # RFC 8437 3: after login only
+        return [*AFTER_LOGIN, *extra]
     if session.conn.tls is None:
         return [*BEFORE_LOGIN, "STARTTLS", "LOGINDISABLED"]
     return [*BEFORE_LOGIN, "AUTH=PLAIN"]

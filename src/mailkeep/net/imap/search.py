@@ -70,8 +70,13 @@ def _flag(session: Session, key: k.FlagKey) -> q.Criterion:
     return found if key.present else q.Not(found)
 
 
+BAD_CHARSET_AFTER_UTF8 = r.bad("no CHARSET after ENABLE UTF8=ACCEPT")  # RFC 6855 3
+
+
 async def search(session: Session, command: c.Search) -> StatusResponse:
     selected = session.require_selected()
+    if session.utf8_accept and command.charset is not None:
+        return BAD_CHARSET_AFTER_UTF8
     criterion = to_criterion(session, command.criteria)
     try:
         uids = await session.services.store.search(session.user_id, selected.mailbox_id, criterion)

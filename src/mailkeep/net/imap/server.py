@@ -95,13 +95,18 @@ async def _id(session: Session, command: c.Id) -> StatusResponse:
 
 
 async def _enable(session: Session, command: c.Enable) -> StatusResponse:
-    """ENABLE (RFC 5161): IMAP4rev2 is the one capability with something to enable."""
+    """ENABLE (RFC 5161): IMAP4rev2 (RFC 9051 6.3.1) and UTF8=ACCEPT (RFC 6855 3) both
+    switch mailbox names and strings to UTF-8; only newly enabled names are listed."""
     done = []
     for name in command.capabilities:
         if name == "IMAP4REV2" and not session.rev2:
             session.rev2 = True
-            session.core.enable_utf8()  # RFC 9051 6.3.1: UTF-8 names from now on
             done.append("IMAP4rev2")
+        elif name == "UTF8=ACCEPT" and not session.utf8_accept:
+            session.utf8_accept = True
+            done.append("UTF8=ACCEPT")
+    if session.rev2 or session.utf8_accept:
+        session.core.enable_utf8()  # UTF-8 names from now on
     await session.send(untagged.enabled(done))
     return r.ok("ENABLE completed")
 

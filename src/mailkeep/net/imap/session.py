@@ -18,6 +18,7 @@ Implementation notes (invariants):
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -59,6 +60,7 @@ class IMAPSettings:
     max_bad_commands: int = 20
     max_commands_before_login: int = 20
     max_append_message: int = 50 * 1024 * 1024  # APPENDLIMIT, from IMAPLimits.max_message
+    unauthenticate: bool = True  # RFC 8437 8: a server must be able to switch it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class Session:
     tag: str | None = None
     selected: Selected | None = None
     rev2: bool = False
+    #: ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and strings, APPEND UTF8 (...)
+    utf8_accept: bool = False
     #: SEARCHRES (RFC 5182): the saved result, as UIDs so expunges cannot shift it
     saved_uids: tuple[int, ...] = ()
     subscription: Subscription | None = None
@@ -112,7 +116,23 @@ class Session:
     new_uids_seen: bool = False  # a MessagesAdded for the selected mailbox arrived
     _out: bytearray = field(default_factory=bytearray)
 
+    #: fields UNAUTHENTICATE keeps: the connection and what is shared, the output buffer
+    KEPT_ON_RESET = frozenset({"conn", "core", "services", "_out"})
+
     # -- identity ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """UNAUTHENTICATE (RFC 8437 3, 4.1): every field back to its default but the
+        connection's, so whatever a later change adds to the session is reset too. Release
+        the login's resources (subscription, per-user count) before calling this."""
+        for f in dataclasses.fields(self):
+            if f.name in self.KEPT_ON_RESET:
+                continue
+            if f.default is not dataclasses.MISSING:
+                setattr(self, f.name, f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                setattr(self, f.name, f.default_factory())
+        self.core.disable_utf8()
 
     @property
     def user_id(self) -> int:

@@ -4,7 +4,8 @@ RFC 9051 6 and RFC 3501 6 (the base commands); RFC 2177 IDLE, RFC 2971 ID, RFC 4
 UIDPLUS, RFC 4978 COMPRESS, RFC 5161 ENABLE, RFC 5182 SEARCHRES, RFC 5256 SORT/THREAD,
 RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 6851 MOVE,
 RFC 7162 CONDSTORE/QRESYNC, RFC 3502 MULTIAPPEND, RFC 3516 BINARY, RFC 4731 ESEARCH,
-RFC 8437 UNAUTHENTICATE, RFC 9208 QUOTA, RFC 3691 UNSELECT, RFC 2342 NAMESPACE.
+RFC 8437 UNAUTHENTICATE, RFC 9208 QUOTA, RFC 3691 UNSELECT, RFC 2342 NAMESPACE,
+RFC 6855 APPEND UTF8.
 
 Mailbox names are decoded text (modified UTF-7 undone in IMAP4rev1 sessions), with INBOX
 in any case normalised to "INBOX". Flags and keywords keep the client's spelling.
@@ -161,6 +162,7 @@ class AppendMessage:
     internal_date: datetime | None
     data: bytes = field(repr=False)
     binary: bool = False  # sent as literal8 ~{n} (RFC 3516 4.4)
+    utf8: bool = False  # sent as UTF8 (~{n}) (RFC 6855 4): may carry UTF-8 header fields
 
 
 @dataclass(frozen=True, slots=True)

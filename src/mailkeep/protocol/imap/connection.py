@@ -165,6 +165,10 @@ class IMAPServerConnection:
         """IMAP4rev2 or UTF8=ACCEPT was enabled: names are UTF-8 from now on."""
         self.utf8 = True
 
+    def disable_utf8(self) -> None:
+        """UNAUTHENTICATE ended what ENABLE enabled (RFC 8437 4.1): modified UTF-7 again."""
+        self.utf8 = False
+
     def tls_started(self) -> int:
         """The TLS handshake after STARTTLS finished; returns how many plaintext octets
         received after the STARTTLS line were discarded."""

@@ -50,7 +50,8 @@ def _search(a: Arguments, uid: bool) -> c.Search:
         rd.sp()
         charset = _charset(a.text("a charset name"))
         rd.sp()
-    key = parse_search_keys(rd, charset or "US-ASCII")
+    # UTF-8 sessions (IMAP4rev2, UTF8=ACCEPT: RFC 6855 3) search UTF-8 text without CHARSET
+    key = parse_search_keys(rd, charset or ("UTF-8" if a.utf8 else "US-ASCII"))
     return c.Search(uid, key, charset, returns)
 
 

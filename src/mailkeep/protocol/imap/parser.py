@@ -331,8 +331,14 @@ def _append(a: Arguments) -> c.Append:
         if r.peek() == b'"':
             date = parse_date_time(r)
             r.sp()
+        utf8 = r.try_keyword(b"UTF8")
+        if utf8:  # RFC 6855 4: utf8-literal = "UTF8" SP "(" literal8 ")"
+            r.sp()
+            r.char(b"(")
         data, binary = r.literal(allow_binary=True)
-        messages.append(c.AppendMessage(flags, date, data, binary))
+        if utf8:
+            r.char(b")")
+        messages.append(c.AppendMessage(flags, date, data, binary, utf8))
     if not messages:
         raise CommandSyntaxError("APPEND needs a message literal")
     return c.Append(mailbox, tuple(messages))
