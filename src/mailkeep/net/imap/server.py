@@ -14,7 +14,9 @@ Implementation notes (invariants):
 - Any unexpected exception in a handler is logged with its traceback and answered with
   NO [SERVERBUG]; the session and every other session go on (DESIGN 3.4).
 - STARTTLS: the tagged OK is written, then the handshake; the core drops whatever the
-  client pipelined after STARTTLS (RFC 9051 6.2.1).
+  client pipelined after STARTTLS (RFC 9051 6.2.1). COMPRESS: the tagged OK is written
+  and flushed, then reads are inflated and writes deflated (net/imap/compress.py); a
+  corrupt compressed stream ends that session alone with BYE.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from mailkeep.net.imap import (
     sort,
 )
 from mailkeep.net.imap.capability import capabilities
+from mailkeep.net.imap.compress import CompressionError, Deflate
 from mailkeep.net.imap.session import Services, Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -73,6 +76,10 @@ Handler = Callable[[Session, Any], Awaitable[StatusResponse]]
 BYE_TOO_MANY_CONNECTIONS = r.StatusResponse(r.Status.BYE, "too many connections from your address")
 BYE_TOO_MANY_COMMANDS = r.StatusResponse(r.Status.BYE, "too many commands before login")
 SERVER_ID = (("name", "mailkeep"), ("vendor", "mailkeep"))
+OK_COMPRESS = r.ok("DEFLATE active")
+BAD_COMPRESSION_ACTIVE = r.bad("compression is already active")  # RFC 4978 3
+BAD_COMPRESSION_MECHANISM = r.bad("the only compression mechanism is DEFLATE")
+BYE_BAD_COMPRESSION = r.StatusResponse(r.Status.BYE, "compressed data is corrupt")
 
 
 async def _capability(session: Session, command: c.Capability) -> StatusResponse:
@@ -217,19 +224,31 @@ class IMAPServer:
         """Feed the core; False when the session must end (BYE already sent)."""
         settings = self.services.settings
         timeout = settings.autologout if session.user is not None else settings.login_timeout
-        try:
-            if session.idle_tag is not None:
-                data = await idle.read_while_idle(session, session.conn, timeout)
-            else:
-                data = await session.conn.read(timeout)
-        except ReadTimeout:
-            await self._bye(session, r.BYE_AUTOLOGOUT)
-            return False
-        except ShuttingDown:
-            await self._bye(session, r.BYE_SHUTDOWN)
-            return False
-        session.core.receive_data(data)
-        return True
+        deflate = session.deflate
+        while True:
+            try:
+                if deflate is not None and deflate.pending:
+                    data = b""  # inflate what is left of the last read first
+                elif session.idle_tag is not None:
+                    data = await idle.read_while_idle(session, session.conn, timeout)
+                else:
+                    data = await session.conn.read(timeout)
+                if deflate is not None and (data or deflate.pending):
+                    data = deflate.decompress(data)
+                    if not data:
+                        continue  # the input ended inside a compressed block
+            except ReadTimeout:
+                await self._bye(session, r.BYE_AUTOLOGOUT)
+                return False
+            except ShuttingDown:
+                await self._bye(session, r.BYE_SHUTDOWN)
+                return False
+            except CompressionError as exc:
+                log.info("imap compressed input is corrupt", extra={"reason": str(exc)})
+                await self._bye(session, BYE_BAD_COMPRESSION)
+                return False
+            session.core.receive_data(data)
+            return True
 
     async def _bye(self, session: Session, bye: StatusResponse) -> None:
         session.core.close()
@@ -253,6 +272,9 @@ class IMAPServer:
                 result = await auth.authenticate(session, tagged.tag, command)
                 if result is not None:
                     await session.send(result.tagged(tagged.tag))
+                return
+            if isinstance(command, c.Compress):
+                await self._compress(session, tagged.tag, command)
                 return
             if isinstance(command, c.Idle):
                 await idle.send_updates(session, allow_expunge=True)
@@ -279,6 +301,28 @@ class IMAPServer:
         await session.send(result)
         if session.core.state.name != "SELECTED":
             session.selected = None
+
+    async def _compress(self, session: Session, tag: str, command: c.Compress) -> None:
+        """COMPRESS (RFC 4978 3): the OK goes out uncompressed, then both directions are."""
+        if session.deflate is not None:
+            await self._finish(session, "COMPRESS", BAD_COMPRESSION_ACTIVE.tagged(tag))
+            return
+        if command.mechanism != "DEFLATE":
+            await self._finish(session, "COMPRESS", BAD_COMPRESSION_MECHANISM.tagged(tag))
+            return
+        await self._finish(session, "COMPRESS", OK_COMPRESS.tagged(tag))
+        await session.flush()
+        deflate = session.deflate = Deflate()
+        pipelined = session.core.compression_started()
+        if pipelined:
+            try:
+                data = deflate.decompress(pipelined)
+            except CompressionError as exc:
+                log.info("imap compressed input is corrupt", extra={"reason": str(exc)})
+                await self._bye(session, BYE_BAD_COMPRESSION)
+                return
+            if data:
+                session.core.receive_data(data)
 
     async def _starttls(self, session: Session, tag: str) -> None:
         if session.conn.tls is not None:

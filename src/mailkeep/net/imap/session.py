@@ -12,7 +12,8 @@ Implementation notes (invariants):
 - ``own_changes`` holds (uid, modseq) of flag changes this session made and reported
   itself, so the feed's echo of them is not reported twice.
 - Output is buffered in ``_out`` and written when it grows past ``FLUSH_AT`` or when the
-  server flushes before reading: many small untagged responses become few writes.
+  server flushes before reading: many small untagged responses become few writes. With
+  COMPRESS active each write is compressed and sync-flushed (net/imap/compress.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mailkeep.accounts.directory import Directory
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.net.connection import Connection
+from mailkeep.net.imap.compress import Deflate
 from mailkeep.protocol.imap.connection import IMAPServerConnection
 from mailkeep.protocol.imap.responses import Data, Response
 from mailkeep.protocol.imap.sequence import SequenceSet
@@ -114,6 +116,8 @@ class Session:
     commands_before_login: int = 0
     own_changes: set[tuple[int, int]] = field(default_factory=set)
     new_uids_seen: bool = False  # a MessagesAdded for the selected mailbox arrived
+    #: COMPRESS=DEFLATE (RFC 4978) once active: every write goes through it
+    deflate: Deflate | None = None
     _out: bytearray = field(default_factory=bytearray)
 
     #: fields UNAUTHENTICATE keeps: the connection and what is shared, the output buffer
@@ -187,12 +191,14 @@ class Session:
     async def write_raw(self, data: bytes) -> None:
         """Octets of a streamed literal, after what is buffered."""
         await self.flush()
-        await self.conn.write(data)
+        await self.conn.write(data if self.deflate is None else self.deflate.compress(data))
 
     async def flush(self) -> None:
         if self._out:
             data = bytes(self._out)
             self._out.clear()
+            if self.deflate is not None:
+                data = self.deflate.compress(data)  # sync-flushed: nothing held back
             await self.conn.write(data)
 
     # -- flags as the client sees them -----------------------------------------------------
