@@ -2,7 +2,9 @@
 
 Each deliver() returns only when its message is durable (file and directory fsynced, SQLite
 WAL committed); concurrent writers share commits (group commit). Prints messages/s, the
-latency percentiles and how long full-text indexing took to catch up.
+latency percentiles, the process's CPU time per message while delivering (user + system,
+every thread: less sensitive to other load on the machine than the rate) and how long
+full-text indexing took to catch up.
 
     .venv/bin/python bench/store_deliver.py [--messages 10000] [--writers 10] [--size 4096]
 """
@@ -58,8 +60,10 @@ async def run(root: Path, count: int, writers: int, size: int) -> None:
             latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
+    cpu = time.process_time()
     await asyncio.gather(*(writer() for _ in range(writers)))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     t_index = time.perf_counter()
     await store.wait_indexed(1)
     index_lag = time.perf_counter() - t_index
@@ -69,7 +73,7 @@ async def run(root: Path, count: int, writers: int, size: int) -> None:
         f"messages={count} writers={writers} size={size} elapsed={elapsed:.2f}s "
         f"rate={count / elapsed:.0f}/s p50={statistics.median(latencies) * 1000:.1f}ms "
         f"p99={latencies[int(len(latencies) * 0.99)] * 1000:.1f}ms "
-        f"index_catch_up={index_lag:.2f}s"
+        f"cpu/msg={cpu / count * 1000:.2f}ms index_catch_up={index_lag:.2f}s"
     )
 
 

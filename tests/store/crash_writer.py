@@ -24,6 +24,14 @@ async def main(root: Path, log_path: Path, tag: str) -> None:
     log = log_path.open("a", buffering=1)
     inbox = (await store.status(1, INBOX)).id
     counter = 0
+    commit_batch = store._db._commit_batch
+    batches = log_path.with_suffix(".batches").open("a", buffering=1)
+
+    def logged_batch(user, batch):  # type: ignore[no-untyped-def]
+        batches.write(f"batch {len(batch)}\n")
+        commit_batch(user, batch)
+
+    store._db._commit_batch = logged_batch  # type: ignore[method-assign]
 
     async def deliverer(seed: int) -> None:
         nonlocal counter

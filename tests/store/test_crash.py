@@ -23,6 +23,12 @@ from mailkeep.store.models import INBOX, UidSet
 REPO = Path(__file__).resolve().parents[2]
 
 
+def batch_sizes(path: Path) -> list[int]:
+    """How many writes each group commit the writer started carried."""
+    lines = path.read_text().split("\n")[:-1] if path.exists() else []
+    return [int(line.split()[1]) for line in lines if line.startswith("batch ")]
+
+
 def read_log(path: Path) -> tuple[dict[int, str], set[int], set[int]]:
     """(acknowledged additions, acknowledged expunges, UIDs an expunge was started for)."""
     added: dict[int, str] = {}
@@ -102,3 +108,5 @@ def test_kill_9_at_random_points(tmp_path: Path) -> None:
         total_acked = len(added)
         check_store(root, added, gone, doomed)
     assert total_acked > 20
+    # The kills landed among group commits: batches carried several deliveries at once.
+    assert max(batch_sizes(log.with_suffix(".batches"))) > 1

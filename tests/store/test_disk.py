@@ -184,6 +184,70 @@ def test_concurrent_deliveries_share_commits(tmp_path: Path, clock: Clock) -> No
     run(body, tmp_path, clock)
 
 
+def test_a_batch_fsyncs_its_bucket_once_before_its_commit(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailkeep.store import userdb
+
+    events: list[str] = []
+    real_fsync_dir = userdb.fsync_dir
+
+    def fsync_dir(path: Path) -> None:
+        events.append(f"dir {path.name}")
+        real_fsync_dir(path)
+
+    async def body(store: DiskStore) -> None:
+        await store.list_mailboxes(1)
+        original = store._db._commit_batch
+
+        def counting(user, batch):  # type: ignore[no-untyped-def]
+            events.append(f"batch {len(batch)}")
+            original(user, batch)
+            events.append("committed")
+
+        store._db._commit_batch = counting  # type: ignore[method-assign]
+        monkeypatch.setattr(userdb, "fsync_dir", fsync_dir)
+        results = await asyncio.gather(
+            *(store.deliver([Recipient(1)], message(f"m{i}")) for i in range(40))
+        )
+        assert all(not isinstance(r[0], Exception) for r in results)
+        store._db._commit_batch = original  # type: ignore[method-assign]
+
+    run(body, tmp_path, clock)
+    batches = [e for e in events if e.startswith("batch")]
+    dir_syncs = [e for e in events if e.startswith("dir")]
+    assert sum(int(b.split()[1]) for b in batches) == 40
+    # Every batch synced its one bucket exactly once, between taking the batch and the
+    # commit that publishes the files (so fewer directory fsyncs than deliveries).
+    assert len(dir_syncs) == len(batches) < 40
+    for i, event in enumerate(events):
+        if event.startswith("batch"):
+            assert events[i + 1].startswith("dir") and events[i + 2] == "committed"
+
+
+def test_a_failed_directory_fsync_fails_the_batch_and_removes_its_files(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailkeep.store import userdb
+
+    def broken(path: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async def body(store: DiskStore) -> None:
+        await store.list_mailboxes(1)
+        monkeypatch.setattr(userdb, "fsync_dir", broken)
+        results = await asyncio.gather(
+            *(store.deliver([Recipient(1)], message(f"m{i}")) for i in range(5))
+        )
+        assert all(isinstance(r[0], StoreTemporaryError) for r in results)
+        assert user_files(tmp_path, 1) == []  # nothing acknowledged, nothing left behind
+        monkeypatch.setattr(userdb, "fsync_dir", files_module.fsync_dir)
+        [ok] = await store.deliver([Recipient(1)], message("after"))
+        assert not isinstance(ok, Exception) and list(ok.uids) == [1]  # no UID was used up
+
+    run(body, tmp_path, clock)
+
+
 def test_search_sees_mail_before_and_after_indexing(tmp_path: Path, clock: Clock) -> None:
     from mailkeep.store import query as q
 

@@ -26,7 +26,7 @@ from mailkeep.durable import fsync_dir
 from mailkeep.store import index, messages, searchsql, verification
 from mailkeep.store.changes import Change, ChangeFeed
 from mailkeep.store.errors import StoreError
-from mailkeep.store.extract import Extracted, extract
+from mailkeep.store.extract import extract
 from mailkeep.store.models import (
     AppendResult,
     CopyResult,
@@ -49,11 +49,28 @@ from mailkeep.store.models import (
 )
 from mailkeep.store.names import normalize_mailbox_name
 from mailkeep.store.query import Criterion
-from mailkeep.store.userdb import UserDatabases, UserDb
+from mailkeep.store.userdb import UserDatabases, UserDb, Write
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+
+
+def _fail(future: asyncio.Future[AppendResult], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _append_run(
+    mailbox: str, prepared: messages.PreparedMessage, quota: Quota, now: datetime
+) -> Callable[[sqlite3.Connection], tuple[AppendResult, list[Change], list[str]]]:
+    """A delivery's write: record its durable file as a new message of ``mailbox``."""
+
+    def run(conn: sqlite3.Connection) -> tuple[AppendResult, list[Change], list[str]]:
+        result, events = messages.append(conn, mailbox, [prepared], quota, now)
+        return result, events, []
+
+    return run
 
 
 class DiskStore:
@@ -109,55 +126,22 @@ class DiskStore:
     ) -> list[AppendResult | StoreError]:
         if not recipients:
             return []
+        loop = asyncio.get_running_loop()
         users = [await self._db.get(r.user_id) for r in recipients]
-
-        def place() -> tuple[Extracted, list[str | StoreError]]:
-            """Parse once; write the file once and link it for the other users."""
-            extracted = extract(raw)
-            placed: list[str | StoreError] = []
-            first: Path | None = None
-            shared = ""
-            linked: set[int] = set()
-            for user in users:
-                try:
-                    if first is None:
-                        name = shared = user.files.write(raw)
-                        first = user.files.path(shared)
-                    elif user.user_id in linked:  # the same user twice: a file of its own
-                        name = user.files.write(raw)
-                    else:
-                        user.files.adopt(first, shared)
-                        name = shared
-                    linked.add(user.user_id)
-                    placed.append(name)
-                except StoreError as exc:
-                    placed.append(exc)
-            return extracted, placed
-
-        for user in users:
-            user.inflight += 1
-        try:
-            extracted, placed = await self._in_pool(place)
-        finally:
-            for user in users:
-                user.inflight -= 1
-
-        async def one(rcpt: Recipient, name: str | StoreError) -> AppendResult | StoreError:
-            if isinstance(name, StoreError):
-                return name
-            prepared = messages.PreparedMessage(
-                name, len(raw), extracted, rcpt.flags, rcpt.keywords, None
-            )
+        mailboxes: list[str | StoreError] = []
+        for rcpt in recipients:
             try:
-                mailbox = self._name(rcpt.mailbox)
-                return await self._record(rcpt.user_id, mailbox, [prepared], rcpt.quota)
+                mailboxes.append(self._name(rcpt.mailbox))
             except StoreError as exc:
-                (await self._db.get(rcpt.user_id)).files.remove(name)
-                return exc
-
-        results = await asyncio.gather(
-            *(one(r, s) for r, s in zip(recipients, placed, strict=True)), return_exceptions=True
-        )
+                mailboxes.append(exc)
+        futures: list[asyncio.Future[AppendResult]] = [loop.create_future() for _ in recipients]
+        now = self._clock()
+        for user in users:
+            user.begin_delivery()
+        # One pool job parses, writes the file and queues the rows straight to the users'
+        # writers (no round trip through the loop); each future resolves after its COMMIT.
+        self._db.submit(lambda: self._place(loop, users, recipients, mailboxes, futures, raw, now))
+        results = await asyncio.gather(*futures, return_exceptions=True)
         out: list[AppendResult | StoreError] = []
         for result in results:
             if isinstance(result, StoreError | AppendResult):
@@ -165,6 +149,69 @@ class DiskStore:
             else:
                 raise result
         return out
+
+    def _place(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        users: list[UserDb],
+        recipients: Sequence[Recipient],
+        mailboxes: list[str | StoreError],
+        futures: list[asyncio.Future[AppendResult]],
+        raw: bytes,
+        now: datetime,
+    ) -> None:
+        """In a pool thread: parse once, write the file once (hard links for the other
+        users), queue one append per recipient. Anything unexpected fails every recipient
+        not yet queued, so no caller waits forever."""
+        writes: list[tuple[UserDb, Write]] = []
+        try:
+            extracted = extract(raw)
+            first: Path | None = None
+            shared = ""
+            linked: set[int] = set()
+            for user, rcpt, mailbox, future in zip(
+                users, recipients, mailboxes, futures, strict=True
+            ):
+                if isinstance(mailbox, StoreError):
+                    loop.call_soon_threadsafe(_fail, future, mailbox)
+                    continue
+                try:
+                    if first is None or user.user_id in linked:
+                        # The first file, or the same user twice (a file of its own). Its
+                        # directory is fsynced by the batch that commits its row.
+                        token = user.files.write(raw, sync_dir=False)
+                        sync_dirs: tuple[Path, ...] = (user.files.path(token).parent,)
+                        if first is None:
+                            shared, first = token, user.files.path(token)
+                    else:
+                        user.files.adopt(first, shared)  # a durable link (own dir fsync)
+                        token, sync_dirs = shared, ()
+                except StoreError as exc:
+                    loop.call_soon_threadsafe(_fail, future, exc)
+                    continue
+                linked.add(user.user_id)
+                prepared = messages.PreparedMessage(
+                    token, len(raw), extracted, rcpt.flags, rcpt.keywords, None
+                )
+                run = _append_run(mailbox, prepared, rcpt.quota, now)
+                writes.append((user, Write(run, future, loop, (token,), sync_dirs)))
+        except BaseException as exc:
+            log.exception("delivery failed before it was queued")
+            for user, write in writes:
+                user.files.remove(write.discard[0])
+            for future in futures:
+                loop.call_soon_threadsafe(_fail, future, exc)
+            for user in users:
+                user.end_delivery()
+            raise
+        try:
+            # Queued only once every file is placed: a refused first recipient removes its
+            # file, which must not happen before the others have linked it.
+            for user, write in writes:
+                self._db.enqueue(user, write)
+        finally:
+            for user in users:
+                user.end_delivery()
 
     async def _record(
         self,
@@ -224,11 +271,11 @@ class DiskStore:
                 raise
             return prepared
 
-        user.inflight += 1
+        user.begin_delivery()
         try:
             prepared = await self._in_pool(prepare)
         finally:
-            user.inflight -= 1
+            user.end_delivery()
         return await self._record(user_id, name, prepared, quota, uids, uidvalidity)
 
     # --- mailboxes ------------------------------------------------------------------------

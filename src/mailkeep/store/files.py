@@ -55,6 +55,7 @@ class MessageFiles:
 
     def __init__(self, user_dir: Path) -> None:
         self.root = user_dir / "msg"
+        self._known_bucket = ""  # the last bucket seen to exist: no stat() per delivery
 
     def path(self, name: str) -> Path:
         """The file of a stored name ("bucket/token")."""
@@ -62,19 +63,26 @@ class MessageFiles:
 
     def _bucket(self) -> Path:
         """The current bucket directory, created (durably) if needed."""
-        bucket = self.root / time.strftime("%Y%m%d%H", time.gmtime())
-        if bucket.is_dir():
+        name = time.strftime("%Y%m%d%H", time.gmtime())
+        bucket = self.root / name
+        if name == self._known_bucket or bucket.is_dir():
+            self._known_bucket = name
             return bucket
         if not self.root.is_dir():
             self.root.mkdir(exist_ok=True)
             fsync_dir(self.root.parent)
         bucket.mkdir(exist_ok=True)
         fsync_dir(self.root)
+        self._known_bucket = name
         return bucket
 
-    def write(self, raw: bytes) -> str:
-        """Write ``raw`` as a new durable file and return its stored name. Raises
-        StoreTemporaryError, leaving nothing behind."""
+    def write(self, raw: bytes, *, sync_dir: bool = True) -> str:
+        """Write ``raw`` as a new file, fsynced, and return its stored name. Raises
+        StoreTemporaryError, leaving nothing behind.
+
+        With ``sync_dir=False`` the caller makes the new name durable itself, by fsyncing
+        ``path(name).parent`` before anything refers to the file (a group commit syncs the
+        bucket once for all of its deliveries)."""
         token = secrets.token_hex(16)
         try:
             bucket = self._bucket()
@@ -83,8 +91,11 @@ class MessageFiles:
         path = bucket / token
         try:
             write_new_file(path, raw)
-            fsync_dir(bucket)
+            if sync_dir:
+                fsync_dir(bucket)
         except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                self._known_bucket = ""  # the bucket went away under us: make it again next time
             path.unlink(missing_ok=True)
             raise temporary_error(exc, "writing message file") from exc
         return f"{bucket.name}/{token}"

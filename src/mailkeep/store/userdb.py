@@ -50,11 +50,18 @@ T = TypeVar("T")
 
 @dataclass
 class Write:
-    """A queued write: ``run(conn)`` returns (result, events, files to delete after commit)."""
+    """A queued write: ``run(conn)`` returns (result, events, files to delete after commit).
+
+    ``discard``: message files to delete when the write is not committed (a delivery's new
+    files). ``sync_dirs``: directories holding new entries the write refers to; the batch
+    fsyncs each once before its COMMIT (group commit of the directory fsyncs).
+    """
 
     run: Callable[[sqlite3.Connection], tuple[Any, list[Change], list[str]]]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    discard: tuple[str, ...] = ()
+    sync_dirs: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -77,6 +84,16 @@ class UserDb:
     uid_cache: OrderedDict[int, tuple[tuple[int, int, int], array.array[int]]] = field(
         default_factory=OrderedDict
     )
+
+    def begin_delivery(self) -> None:
+        """A delivery is parsing and writing files; its writes will be queued soon (any
+        thread)."""
+        with self.lock:
+            self.inflight += 1
+
+    def end_delivery(self) -> None:
+        with self.lock:
+            self.inflight -= 1
 
     def cached_uids(self, row: sqlite3.Row) -> array.array[int] | None:
         key = (int(row["highestmodseq"]), int(row["uidnext"]), int(row["messages"]))
@@ -136,6 +153,11 @@ class UserDatabases:
         self._max_open_users = max_open_users
         self._opening: dict[int, asyncio.Lock] = {}
         self._closed = False
+
+    def submit(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` in the pool without waiting for it (it reports through futures of its
+        own)."""
+        self._executor.submit(fn)
 
     async def in_pool(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -239,17 +261,24 @@ class UserDatabases:
         user = await self.get(user_id)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        with user.lock:
-            user.pending.append(Write(run, future, loop))
-            start = not user.flushing
-            user.flushing = True
-        if start:
-            self._executor.submit(self._flush, user)
+        self.enqueue(user, Write(run, future, loop))
         user.active += 1
         try:
             return await future
         finally:
             user.active -= 1
+
+    def enqueue(self, user: UserDb, write: Write) -> None:
+        """Queue ``write`` for the user's next batch and make sure a flush will take it.
+        Thread-safe: a delivery queues its rows from the pool thread that wrote its file,
+        saving a round trip through the event loop; ``write.future`` is resolved on
+        ``write.loop`` after the batch's COMMIT."""
+        with user.lock:
+            user.pending.append(write)
+            start = not user.flushing
+            user.flushing = True
+        if start:
+            self._executor.submit(self._flush, user)
 
     def _flush(self, user: UserDb) -> None:
         """Apply queued writes in batches, one COMMIT per batch (runs in the pool)."""
@@ -273,6 +302,10 @@ class UserDatabases:
         conn = user.writer
         outcomes: list[tuple[bool, Any, list[Change], list[str]]] = []
         try:
+            # The new names of every delivery in the batch, made durable once per directory
+            # (most share the hour's bucket) before the COMMIT that publishes them.
+            for directory in {d for write in batch for d in write.sync_dirs}:
+                fsync_dir(directory)
             conn.execute("BEGIN IMMEDIATE")
             for write in batch:
                 conn.execute("SAVEPOINT op")
@@ -296,26 +329,25 @@ class UserDatabases:
                 conn.execute("ROLLBACK")
             error = StoreTemporaryError(f"committing store failed: {exc}")
             outcomes = [(False, error, [], []) for _ in batch]
-        for ok, _, _, files in outcomes:
-            if ok:
-                for token in files:
-                    user.files.remove(token)
-        for write, (ok, value, events, _) in zip(batch, outcomes, strict=True):
-            write.loop.call_soon_threadsafe(
-                self._resolve, user.user_id, write.future, ok, value, events
-            )
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Write, bool, Any, list[Change]]]] = {}
+        for write, (ok, value, events, files) in zip(batch, outcomes, strict=True):
+            for token in files if ok else write.discard:
+                user.files.remove(token)
+            by_loop.setdefault(write.loop, []).append((write, ok, value, events))
+        for loop, done in by_loop.items():  # one wake-up of each loop per batch
+            loop.call_soon_threadsafe(self._resolve, user.user_id, done)
 
-    def _resolve(
-        self, user_id: int, future: asyncio.Future[Any], ok: bool, value: Any, events: list[Change]
-    ) -> None:
-        for event in events:
-            self._changes.publish(user_id, event)
-        if future.cancelled():
-            return
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+    def _resolve(self, user_id: int, done: list[tuple[Write, bool, Any, list[Change]]]) -> None:
+        """Tell the change feed and the callers, in commit order (on the loop thread)."""
+        for write, ok, value, events in done:
+            for event in events:
+                self._changes.publish(user_id, event)
+            if write.future.cancelled():
+                continue
+            if ok:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(value)
 
     def _checkpoint(self, user: UserDb) -> None:
         """Copy the WAL back into the database (automatic checkpoints are off so that they
