@@ -475,8 +475,11 @@ class MailAuth(Section):
     trusted_arc_sealers: list[Hostname] = Field(
         [],
         examples=[["lists.example.org"]],
-        description="ARC sealer domains (forwarders, lists) whose passing chain overrides a "
-        "DMARC failure; empty: ARC is recorded, never trusted.",
+        description="ARC sealer domains (forwarders, lists) trusted to report what passed "
+        "before them: a DMARC failure is delivered as if it passed when the chain passes, "
+        "its newest sealer is listed, and that set's ARC-Authentication-Results show "
+        "dmarc=pass, or a DKIM or SPF pass aligned with the From domain; empty: ARC is "
+        "recorded, never trusted.",
     )
     # RFC 5321 4.5.3.2.6: the client waits 10 minutes for the reply to the end of DATA;
     # RFC 7208 4.6.4 gives SPF 20 s; DKIM, ARC and DMARC run beside it or after it.

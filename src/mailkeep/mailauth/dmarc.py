@@ -180,15 +180,17 @@ async def verify_dmarc(
         d.result is DKIMResult.PASS and aligned(d.domain, from_domain, strict=record.adkim_strict)
         for d in dkim
     )
+    strict_spf, strict_dkim = record.aspf_strict, record.adkim_strict
     if spf_ok or dkim_ok:
         return DMARCOutcome(
             DMARCResult.PASS, from_domain, policy_domain, requested, Disposition.NONE,
-            spf_ok, dkim_ok,
+            spf_ok, dkim_ok, strict_spf=strict_spf, strict_dkim=strict_dkim,
         )  # fmt: skip
     applied = requested
     if record.pct < 100 and random() * 100 >= record.pct:
         applied = _WEAKER[requested]  # RFC 7489 6.6.4: not sampled, one step weaker
     reason = "neither SPF nor DKIM aligned and passed"
     return DMARCOutcome(
-        DMARCResult.FAIL, from_domain, policy_domain, requested, applied, False, False, reason
-    )
+        DMARCResult.FAIL, from_domain, policy_domain, requested, applied, False, False, reason,
+        strict_spf=strict_spf, strict_dkim=strict_dkim,
+    )  # fmt: skip

@@ -92,11 +92,24 @@ class DKIMOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class SealerResults:
+    """What the newest ARC set's ARC-Authentication-Results (RFC 8617 4.1.1) say passed at
+    that sealer: the domains, lower-case. Claims only: they count when the sealer is
+    trusted."""
+
+    authserv_id: str = ""
+    dmarc_pass: tuple[str, ...] = ()  # header.from of each dmarc=pass
+    dkim_pass: tuple[str, ...] = ()  # header.d (else the domain of header.i) of each dkim=pass
+    spf_pass: tuple[str, ...] = ()  # the domain of smtp.mailfrom (else smtp.helo) of spf=pass
+
+
+@dataclass(frozen=True, slots=True)
 class ARCOutcome:
     result: ARCResult
     instances: int = 0  # how many ARC sets the chain has
     reason: str = ""
     sealers: tuple[str, ...] = ()  # ARC-Seal d= domains, newest first (for a pass only)
+    newest: SealerResults | None = None  # the newest set's results (pass, when readable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +122,5 @@ class DMARCOutcome:
     spf_aligned: bool = False
     dkim_aligned: bool = False
     reason: str = ""
+    strict_spf: bool = False  # aspf=s (RFC 7489 3.1.2)
+    strict_dkim: bool = False  # adkim=s (RFC 7489 3.1.1)
