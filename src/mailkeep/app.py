@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import os
 import resource
@@ -187,6 +188,9 @@ def imap_server(config: Config, services: Services) -> IMAPServer:
         max_commands_before_login=imap.max_commands_before_login,
         max_append_message=imap.max_message,
         unauthenticate=imap.unauthenticate,
+        plaintext_login_networks=tuple(
+            ipaddress.ip_network(net, strict=False) for net in imap.plaintext_login_networks
+        ),
     )
     shared = IMAPServices(
         config.hostname, services.directory, services.store, services.throttle, settings

@@ -48,8 +48,20 @@ class ValueKind:
     example: str  # a TOML value, e.g. '"127.0.0.1:2525"'
 
 
+def _check_network(value: str) -> str:
+    """Accept an address or a network in CIDR notation ("127.0.0.1/32", "::1")."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f'{value!r} is not a network, e.g. "127.0.0.1/32" or "::1"') from None
+    return value
+
+
 HostPort = Annotated[
     str, AfterValidator(_check_host_port), ValueKind('"host:port" string', '"127.0.0.1:2525"')
+]
+Network = Annotated[
+    str, AfterValidator(_check_network), ValueKind("network string", '"127.0.0.1/32"')
 ]
 Hostname = Annotated[
     str, AfterValidator(check_hostname), ValueKind("host name", '"mail.example.org"')
@@ -397,6 +409,14 @@ class IMAP(Section):
     # (useful to admin tools); a proxy that checks only the first login must switch it off.
     unauthenticate: bool = Field(
         True, description="Offer UNAUTHENTICATE (RFC 8437): log out without disconnecting."
+    )
+    # RFC 9051 6.2.3 / 11.1: credentials go over TLS. A webmail or a benchmark on the same
+    # host talks to the plaintext port over loopback, where nothing can be overheard.
+    plaintext_login_networks: list[Network] = Field(
+        [],
+        description="Client networks that may log in on the plaintext port without "
+        'STARTTLS (e.g. ["127.0.0.1/32", "::1"] for a webmail on this host); empty: '
+        "everyone must use TLS.",
     )
     # CAPABILITY, STARTTLS, ID and the login itself need a handful.
     max_commands_before_login: int = Field(

@@ -7,10 +7,13 @@ import imaplib
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.mailserver import PASSWORD, MailServer
+from mailkeep.config.load import load_config
+from mailkeep.errors import ConfigError
+from tests.mailserver import PASSWORD, MailServer, make_server
 from tests.net.imap.conftest import ALICE, imaps, tls_context
 
 
@@ -176,3 +179,29 @@ def test_unauthenticate_then_login_as_another_user(server: MailServer) -> None:
         assert b"u6 OK" in out
     finally:
         sock.close()
+
+
+def test_plaintext_login_from_a_trusted_network(tmp_path: Path) -> None:
+    """imap.plaintext_login_networks lets loopback clients (a webmail on the host) log in
+    without STARTTLS; other networks in the list change nothing for the rest."""
+    srv = make_server(tmp_path, '[imap]\nplaintext_login_networks = ["10.0.0.0/8", "127.0.0.1"]\n')
+    srv.add_user(ALICE)
+    srv.start()
+    try:
+        client = plain(srv)
+        assert "LOGINDISABLED" not in client.capabilities
+        assert "AUTH=PLAIN" in client.capabilities and "STARTTLS" in client.capabilities
+        typ, _ = client.login(ALICE, PASSWORD)
+        assert typ == "OK"
+        typ, data = client.select("INBOX")
+        assert typ == "OK" and data == [b"0"]
+        client.logout()
+    finally:
+        srv.stop()
+
+
+def test_plaintext_login_networks_must_be_networks(tmp_path: Path) -> None:
+    path = tmp_path / "mailkeep.toml"
+    path.write_text('[imap]\nplaintext_login_networks = ["localhost"]\n')
+    with pytest.raises(ConfigError, match=r"imap\.plaintext_login_networks.*is not a network"):
+        load_config(path)

@@ -1,7 +1,8 @@
 """LOGIN and AUTHENTICATE (RFC 9051 6.2.2, 6.2.3; RFC 4959 SASL-IR; RFC 4616 PLAIN).
 
 Credentials are accepted only over TLS: on the plaintext port before STARTTLS the answer is
-NO [PRIVACYREQUIRED] (RFC 9051 6.2.3 LOGINDISABLED). Failures are counted by the shared
+NO [PRIVACYREQUIRED] (RFC 9051 6.2.3 LOGINDISABLED), unless the client's address is in
+imap.plaintext_login_networks (empty by default). Failures are counted by the shared
 login throttle (per IP and per login name) and answered after its delay; a locked-out IP or
 name is refused without looking at the password. Passwords never reach a log line.
 """
@@ -37,7 +38,7 @@ NO_TOO_MANY_SESSIONS = r.no("too many sessions for this user", Code("LIMIT"))  #
 
 
 async def login(session: Session, command: c.Login) -> StatusResponse:
-    if session.conn.tls is None:
+    if not session.may_send_credentials:
         return r.NO_LOGIN_DISABLED
     return await _check(session, "", command.username, command.password)
 
@@ -47,7 +48,7 @@ async def authenticate(
 ) -> StatusResponse | None:
     """Start AUTHENTICATE; None when a challenge was sent (the exchange goes on in
     ``sasl_response``)."""
-    if session.conn.tls is None:
+    if not session.may_send_credentials:
         return r.NO_LOGIN_DISABLED
     name = command.mechanism.upper()
     mechanism = new_mechanism(name) if name in MECHANISMS else None

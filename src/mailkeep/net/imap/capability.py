@@ -53,5 +53,7 @@ def capabilities(session: Session) -> list[str]:
             extra.append("UNAUTHENTICATE")  # RFC 8437 3: after login only
         return [*AFTER_LOGIN, *extra]
     if session.conn.tls is None:
+        if session.may_send_credentials:  # imap.plaintext_login_networks
+            return [*BEFORE_LOGIN, "STARTTLS", "AUTH=PLAIN"]
         return [*BEFORE_LOGIN, "STARTTLS", "LOGINDISABLED"]
     return [*BEFORE_LOGIN, "AUTH=PLAIN"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from mailkeep.store.interface import MailStore
 from mailkeep.store.models import Flag, Quota, UidSet
 
 FLUSH_AT = 64 * 1024  # buffered output octets that trigger a write
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: streams a ``Stream`` value's octets to the connection (the fetch handler supplies it)
 StreamWriter = Callable[[Stream], Awaitable[None]]
@@ -63,6 +65,8 @@ class IMAPSettings:
     max_commands_before_login: int = 20
     max_append_message: int = 50 * 1024 * 1024  # APPENDLIMIT, from IMAPLimits.max_message
     unauthenticate: bool = True  # RFC 8437 8: a server must be able to switch it off
+    #: clients that may log in without TLS (imap.plaintext_login_networks)
+    plaintext_login_networks: tuple[IPNetwork, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,19 @@ class Session:
     def user_id(self) -> int:
         assert self.user is not None, "handler needs an authenticated session"
         return self.user.id
+
+    @property
+    def may_send_credentials(self) -> bool:
+        """RFC 9051 6.2.3: over TLS, or from a network trusted with plaintext logins."""
+        if self.conn.tls is not None:
+            return True
+        networks = self.services.settings.plaintext_login_networks
+        if not networks:
+            return False
+        ip = self.conn.peer.ip
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack listener shows IPv4 clients as ::ffff:a.b.c.d
+        return any(ip in net for net in networks)
 
     @property
     def quota(self) -> Quota:
