@@ -32,7 +32,11 @@ sys.path.insert(0, str(REPO))
 
 from tests.mailserver import PASSWORD, MailServer, make_server  # noqa: E402
 
-ANCHOR = REPO.parent / "shared" / "anchors"
+# the anchor's scripts sit in shared/anchors next to the repository (or its worktree folder)
+ANCHOR = next(
+    (p / "shared" / "anchors" for p in REPO.parents if (p / "shared" / "anchors").is_dir()),
+    REPO.parent / "shared" / "anchors",
+)
 ANCHOR_MB = Path(os.environ.get("MB", "/var/tmp/mb-anchor"))
 
 
