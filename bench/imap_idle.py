@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import resource
 import shutil
@@ -95,7 +96,7 @@ class Idler:
     async def command(self, line: bytes) -> list[bytes]:
         tag = line.split(b" ", 1)[0] + b" "
         self.writer.write(line + b"\r\n")
-        lines = []
+        lines: list[bytes] = []
         while True:
             got = await self.reader.readline()
             if not got:
@@ -198,7 +199,9 @@ def main() -> None:
                 if label.endswith("TLS"):  # the certificate exists once the server ran
                     tls = context = ssl.create_default_context(cafile=str(server.ca_file))
                 print(f"mailkeep server RLIMIT_NOFILE (soft hard): {server_nofile(pid)}")
-                asyncio.run(measure(label, port, context, "pw", count, lambda pid=pid: [pid]))
+                asyncio.run(
+                    measure(label, port, context, "pw", count, functools.partial(list, [pid]))
+                )
                 print(f"mailkeep server RSS at the end: {pss_kb(pid)[1]} KB")
                 server.stop()
                 server.served = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,4 +94,28 @@ def make_server(root: Path, extra: str = "") -> MailServer:
     config, ports = write_config(root, extra=settings)
     server = MailServer(root, config, ports)
     server.cli("domain", "add", DOMAIN)
+    return server
+
+
+def client_message(tag: str, i: int, extra: bytes = b"") -> bytes:
+    """Message ``i`` of the client test user ``tag``: unique subject and Message-ID, a
+    one-line body ("Hello i") and then ``extra`` (e.g. a line that starts with a dot)."""
+    return (
+        b"From: sender@example.org\r\nTo: %s@example.test\r\nSubject: %s %d\r\n"
+        b"Message-ID: <%s.%d@example.org>\r\n\r\nHello %d\r\n"
+        % (tag.encode(), tag.encode(), i, tag.encode(), i, i)
+    ) + extra
+
+
+def serve_client_users(
+    root: Path, users: Iterable[str], message: Callable[[str, int], bytes], count: int = 3
+) -> MailServer:
+    """A started server where each name in ``users`` is a user NAME@example.test with
+    ``message(NAME, 0..count-1)`` in the INBOX (one user per third-party client, so the
+    client tests are independent)."""
+    server = make_server(root)
+    for name in users:
+        server.add_user(f"{name}@{DOMAIN}")
+        server.deliver_offline(f"{name}@{DOMAIN}", [message(name, i) for i in range(count)])
+    server.start()
     return server

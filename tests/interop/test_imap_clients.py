@@ -17,28 +17,19 @@ import aioimaplib
 import pytest
 from imapclient import IMAPClient
 
-from tests.mailserver import PASSWORD, MailServer, make_server
+from tests.mailserver import PASSWORD, MailServer, client_message, serve_client_users
 from tests.net.imap.conftest import tls_context
 from tests.tools import require_tool
 
 USERS = ("imapclient", "aio", "curl", "fetchmail", "getmail", "mbsync", "offlineimap")
 
 
-def message(tag: str, i: int) -> bytes:
-    return (
-        b"From: sender@example.org\r\nTo: %s@example.test\r\nSubject: %s %d\r\n"
-        b"Message-ID: <%s.%d@example.org>\r\n\r\nHello %d\r\n"
-        % (tag.encode(), tag.encode(), i, tag.encode(), i, i)
-    )
+message = client_message
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
-    srv = make_server(tmp_path_factory.mktemp("imap-interop"))
-    for name in USERS:
-        srv.add_user(f"{name}@example.test")
-        srv.deliver_offline(f"{name}@example.test", [message(name, i) for i in range(3)])
-    srv.start()
+    srv = serve_client_users(tmp_path_factory.mktemp("imap-interop"), USERS, message)
     yield srv
     srv.stop()
 
