@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mailkeep.store import query as q
 from mailkeep.store.disk import DiskStore
-from mailkeep.store.models import INBOX, Flag, NewMessage, Quota, UidSet
+from mailkeep.store.models import INBOX, Flag, FlagOp, NewMessage, Quota, UidSet
 
 RARE = "xylophonequartz"
 CHUNK = 5000  # UIDs per fetch call, as the IMAP layer would chunk FETCH 1:*
@@ -101,7 +101,21 @@ async def measure(root: Path, count: int) -> dict[str, str]:
         row["index catch-up (s)"] = f"{time.perf_counter() - start:.0f}"
         snap = await store.select(1, INBOX)
         box = snap.status.id
-        row["SELECT state (ms)"] = f"{await timed(lambda: store.select(1, INBOX)):.1f}"
+        row["SELECT state, unchanged mailbox (ms)"] = (
+            f"{await timed(lambda: store.select(1, INBOX)):.1f}"
+        )
+
+        async def select_after_change() -> float:
+            """A SELECT's first read after a flag change (the cached UID list is stale)."""
+            await store.store_flags(1, box, UidSet.of([1]), FlagOp.ADD, Flag.FLAGGED)
+            start = time.perf_counter()
+            await store.select(1, INBOX)
+            took = time.perf_counter() - start
+            await store.store_flags(1, box, UidSet.of([1]), FlagOp.REMOVE, Flag.FLAGGED)
+            return took
+
+        after = sorted([await select_after_change() for _ in range(5)])
+        row["SELECT state after a change (ms)"] = f"{after[2] * 1000:.1f}"
 
         async def fetch_all(envelopes: bool) -> int:
             n = 0
