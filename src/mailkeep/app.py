@@ -297,6 +297,7 @@ def smtp_server(config: Config, services: Services, *, mx: bool) -> SMTPServer:
         services.resolver,
         AuthenticationSettings(
             authserv_id=config.hostname,
+            verify=checks.verify,
             dmarc_policy=DMARCPolicy(checks.dmarc_policy),
             trusted_sealers=frozenset(checks.trusted_arc_sealers),
             check_timeout=checks.check_timeout_seconds,

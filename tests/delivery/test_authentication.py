@@ -272,3 +272,16 @@ def test_mx_path_passes_repeatedly_from_cached_dns(keys: KeyStore) -> None:
             assert not isinstance(checked, Reply) and b"dmarc=pass" in checked.fields
 
     asyncio.run(run())
+
+
+def test_verify_off_adds_no_results_and_refuses_nothing_but_removes_forged_ones(
+    world: World, keys: KeyStore
+) -> None:
+    """mailauth.verify = false (a checking gateway in front): p=reject is not enforced,
+    no Authentication-Results are added, and none may claim our name."""
+    forged = b"Authentication-Results: mail.example.test; dmarc=pass header.from=victim.test\r\n"
+    policy = inbound(world, zones(keys), verify=False)
+    assert send(policy, world, "x@evil.test", forged + message("ceo@victim.test")).code == 250
+    [got] = stored(world)
+    assert b"Authentication-Results" not in got
+    assert b"ceo@victim.test" in got

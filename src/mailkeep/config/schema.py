@@ -487,6 +487,12 @@ class Store(Section):
 class MailAuth(Section):
     """Checks of mail arriving at the MX (SPF, DKIM, ARC, DMARC, DNS blocklists)."""
 
+    verify: bool = Field(
+        True,
+        description="Check SPF, DKIM, ARC and DMARC of mail arriving at the MX. Turn off "
+        "only behind a gateway that has checked it: no results are added and DMARC is not "
+        "enforced (forged results in our name are still removed).",
+    )
     dmarc_policy: Literal["enforce", "junk", "record"] = Field(
         "enforce",
         description="What a DMARC failure does: enforce (p=reject refused with 550 5.7.1, "

@@ -11,6 +11,9 @@ Implementation notes:
   bound, ``check_timeout``. Past it the message is deferred with 451 4.7.0 when DMARC is
   enforced (so a slow DNS cannot let a forged message through), else delivered with
   temperror results.
+- ``verify`` off (config mailauth.verify, for a server behind a gateway that checks
+  already): no checks and no Authentication-Results of ours, but incoming ones claiming
+  our authserv-id are still removed; the DNSBL screen works as configured.
 - The disposition applies per message: ``reject`` is a 550 5.7.1 at the end of DATA (only
   under ``enforce``), ``quarantine`` (and ``reject`` under ``junk``) sends every local copy
   to the recipient's Junk mailbox (the one with the \\Junk special use, else INBOX).
@@ -66,6 +69,7 @@ class DMARCPolicy(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class AuthenticationSettings:
     authserv_id: str  # our host name (RFC 8601 2.5)
+    verify: bool = True  # False: no SPF/DKIM/ARC/DMARC (a gateway in front checked them)
     dmarc_policy: DMARCPolicy = DMARCPolicy.ENFORCE
     trusted_sealers: frozenset[str] = frozenset()
     check_timeout: float = 30.0
@@ -122,6 +126,8 @@ class InboundAuthenticator:
     async def check(self, client: ClientInfo, txn: Transaction, raw: bytes) -> Checked | Reply:
         """At the end of DATA: every check, the fields to add, and the DMARC disposition."""
         settings = self.settings
+        if not settings.verify:
+            return await self.unchecked(client, raw)
         mail_from = txn.sender.address.text if txn.sender.address else ""
         try:
             async with asyncio.timeout(settings.check_timeout):
@@ -166,6 +172,14 @@ class InboundAuthenticator:
         if settings.dnsbl_zones:
             message = remove_dnsbl_fields(message)
         return Checked(fields, message, junk)
+
+    async def unchecked(self, client: ClientInfo, raw: bytes) -> Checked:
+        """With ``verify`` off: no results of ours, but none forged in our name either."""
+        settings = self.settings
+        message = remove_our_results(raw, settings.authserv_id)
+        if not settings.dnsbl_zones:
+            return Checked(b"", message)
+        return Checked(dnsbl_fields(await self.dnsbl(client)), remove_dnsbl_fields(message))
 
 
 def dnsbl_refusal(ip: str, zone: str) -> Reply:
