@@ -135,7 +135,8 @@ def free_port() -> int:
 class MailkeepProcess:
     """``mailkeep serve`` on a temporary data_dir with one user, limits opened for load."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_config: tuple[str, ...] = ()) -> None:
+        """``extra_config``: TOML lines appended to the config (sections not used above)."""
         self.root = Path(tempfile.mkdtemp(prefix="mailkeep-bench-"))
         self.smtp, self.pop3 = free_port(), free_port()
         user = os.environ.get("USER") or "root"
@@ -155,6 +156,7 @@ class MailkeepProcess:
                 "messages_per_minute_per_ip = 100000000",
                 "[pop3]",
                 "max_connections_per_ip = 1000",
+                *extra_config,
             ]) + "\n"
         )  # fmt: skip
         self.config = config
@@ -194,6 +196,11 @@ class MailkeepProcess:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         return int(match.group(1)) if match else 0
+
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far, user + system (every thread)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
