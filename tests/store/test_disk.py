@@ -311,3 +311,51 @@ def test_select_reuses_the_uid_list_only_while_the_mailbox_is_unchanged(
         assert list((await store.select(1, "Trash")).uids) == [1]
 
     run(body, tmp_path, clock)
+
+
+def test_select_reuses_and_extends_its_uid_list_only_while_it_holds(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailkeep.store import messages
+
+    whole_reads: list[int] = []
+    real_all_uids = messages.all_uids
+
+    def all_uids(conn, mailbox_id):  # type: ignore[no-untyped-def]
+        whole_reads.append(mailbox_id)
+        return real_all_uids(conn, mailbox_id)
+
+    monkeypatch.setattr(messages, "all_uids", all_uids)
+
+    async def uids(store: DiskStore) -> list[int]:
+        return list((await store.select(1, INBOX)).uids)
+
+    async def deliver(store: DiskStore, n: int) -> None:
+        for i in range(n):
+            [result] = await store.deliver([Recipient(1)], message(f"m{i}"))
+            assert not isinstance(result, Exception)
+
+    async def body(store: DiskStore) -> None:
+        await deliver(store, 5)
+        inbox = (await store.status(1, INBOX)).id
+        assert await uids(store) == [1, 2, 3, 4, 5] and len(whole_reads) == 1
+        await store.store_flags(1, inbox, UidSet.of([2]), FlagOp.ADD, Flag.SEEN)
+        assert await uids(store) == [1, 2, 3, 4, 5] and len(whole_reads) == 1  # flags only
+        await deliver(store, 2)
+        assert await uids(store) == [1, 2, 3, 4, 5, 6, 7] and len(whole_reads) == 1  # extended
+        await store.store_flags(1, inbox, UidSet.of([3]), FlagOp.ADD, Flag.DELETED)
+        assert list(await store.expunge(1, inbox)) == [3]
+        assert await uids(store) == [1, 2, 4, 5, 6, 7] and len(whole_reads) == 2  # read again
+        # One gone and one arrived: UIDNEXT moved but the count did not grow by the arrivals.
+        await store.store_flags(1, inbox, UidSet.of([4]), FlagOp.ADD, Flag.DELETED)
+        await store.expunge(1, inbox)
+        await deliver(store, 1)
+        assert await uids(store) == [1, 2, 5, 6, 7, 8] and len(whole_reads) == 3
+        # A MOVE out and a COPY in behave the same way.
+        await store.move(1, inbox, UidSet.of([1]), "Archive", Quota())
+        archive = (await store.status(1, "Archive")).id
+        await store.copy(1, archive, UidSet.of([1]), INBOX, Quota())
+        assert await uids(store) == [2, 5, 6, 7, 8, 9]
+        assert await uids(store) == [2, 5, 6, 7, 8, 9]
+
+    run(body, tmp_path, clock)

@@ -344,10 +344,7 @@ class DiskStore:
 
         def run(conn: sqlite3.Connection, user: UserDb) -> MailboxSnapshot:
             row = index.mailbox_row(conn, name)
-            uids = user.cached_uids(row)
-            if uids is None:
-                uids = messages.all_uids(conn, int(row["id"]))
-                user.cache_uids(row, uids)
+            uids = user.uids_of(conn, row)
             return MailboxSnapshot(index.status_of(conn, row, uids), uids)
 
         return await self._db.read(user_id, run)

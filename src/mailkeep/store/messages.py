@@ -580,6 +580,15 @@ def all_uids(conn: sqlite3.Connection, mailbox_id: int) -> array.array[int]:
     return array.array("L", json.loads(f"[{text}]")) if text else array.array("L")
 
 
+def uids_from(conn: sqlite3.Connection, mailbox_id: int, first: int) -> array.array[int]:
+    """The mailbox's UIDs from ``first`` on, ascending (what arrived since a cached list)."""
+    rows = conn.execute(
+        "SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid",
+        (mailbox_id, first),
+    ).fetchall()
+    return array.array("L", [r[0] for r in rows])
+
+
 def index_pending(conn: sqlite3.Connection, limit: int) -> int:
     """Move up to ``limit`` queued texts into the full-text index; return how many."""
     rows = conn.execute(

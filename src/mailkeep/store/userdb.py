@@ -78,10 +78,12 @@ class UserDb:
     active: int = 0  # reads and writes in progress (loop thread only)
     commits_since_checkpoint: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # mailbox id → ((HIGHESTMODSEQ, UIDNEXT, messages), UIDs): a SELECT of an unchanged
-    # mailbox copies the array instead of reading 100,000 UIDs again. Every change to a
-    # mailbox's messages raises its HIGHESTMODSEQ, so the key cannot miss one.
-    uid_cache: OrderedDict[int, tuple[tuple[int, int, int], array.array[int]]] = field(
+    # mailbox id → ((UIDNEXT, messages), UIDs): a SELECT reuses the UID list of an earlier
+    # one instead of reading 100,000 UIDs again. The key identifies the UID set: UIDs are
+    # only ever added at UIDNEXT (which then grows) or removed (the count falls), so within
+    # one UIDNEXT the count falls strictly and a (UIDNEXT, count) pair never comes back.
+    # Flag changes leave the list as it is; new mail extends it (see uids_of).
+    uid_cache: OrderedDict[int, tuple[tuple[int, int], array.array[int]]] = field(
         default_factory=OrderedDict
     )
 
@@ -95,19 +97,35 @@ class UserDb:
         with self.lock:
             self.inflight -= 1
 
-    def cached_uids(self, row: sqlite3.Row) -> array.array[int] | None:
-        key = (int(row["highestmodseq"]), int(row["uidnext"]), int(row["messages"]))
+    def uids_of(self, conn: sqlite3.Connection, row: sqlite3.Row) -> array.array[int]:
+        """Every UID of the mailbox ``row`` (read in ``conn``'s snapshot), from the cache
+        when it still holds: as it is when no UID came or went since, extended by the new
+        UIDs when mail only arrived, read whole otherwise."""
+        mailbox_id, uidnext, count = int(row["id"]), int(row["uidnext"]), int(row["messages"])
         with self.lock:
-            found = self.uid_cache.get(int(row["id"]))
-            if found is None or found[0] != key:
-                return None
-            self.uid_cache.move_to_end(int(row["id"]))
-            return array.array("L", found[1])  # a copy: the caller may change it
+            found = self.uid_cache.get(mailbox_id)
+            if found is not None:
+                self.uid_cache.move_to_end(mailbox_id)
+                (old_next, old_count), cached = found
+                uids = array.array("L", cached)  # a copy: the caller may change it
+        if found is not None and (old_next, old_count) == (uidnext, count):
+            return uids
+        if found is not None and old_next < uidnext:
+            new = messages.uids_from(conn, mailbox_id, old_next)
+            if old_count + len(new) == count:  # nothing older went: only arrivals
+                uids.extend(new)
+                self._cache_uids(mailbox_id, uidnext, count, uids)
+                return uids
+        uids = messages.all_uids(conn, mailbox_id)
+        self._cache_uids(mailbox_id, uidnext, count, uids)
+        return uids
 
-    def cache_uids(self, row: sqlite3.Row, uids: array.array[int]) -> None:
-        key = (int(row["highestmodseq"]), int(row["uidnext"]), int(row["messages"]))
+    def _cache_uids(
+        self, mailbox_id: int, uidnext: int, count: int, uids: array.array[int]
+    ) -> None:
         with self.lock:
-            self.uid_cache[int(row["id"])] = (key, array.array("L", uids))
+            self.uid_cache[mailbox_id] = ((uidnext, count), array.array("L", uids))
+            self.uid_cache.move_to_end(mailbox_id)
             while len(self.uid_cache) > UID_CACHE_MAILBOXES:
                 self.uid_cache.popitem(last=False)
 
