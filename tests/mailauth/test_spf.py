@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
 from mailkeep.dns.fake import FakeResolver
-from mailkeep.dns.resolver import RecordType
+from mailkeep.dns.resolver import Answer, CachingResolver, RecordType
 from mailkeep.mailauth.results import SPFIdentity, SPFOutcome, SPFResult
 from mailkeep.mailauth.spf import verify_spf
 
@@ -92,3 +93,38 @@ def test_stalled_dns_is_a_temperror_within_the_time_limit() -> None:
     )
     assert outcome.result is SPFResult.TEMPERROR
     assert time.monotonic() - start < 3
+
+
+def test_answers_from_the_cache_give_the_same_results_without_asking_again() -> None:
+    """With every answer cached the check runs on the event loop from the cache alone; a
+    record missing from the cache midway (b.test, only reached through include:) sends
+    the check to a thread that asks DNS; failures are never cached."""
+    fake = zones()
+    threads: list[int] = []
+
+    class Recording(CachingResolver):
+        def cached(self, name: str, rtype: RecordType) -> Answer | None:
+            threads.append(threading.get_ident())
+            return super().cached(name, rtype)
+
+    cache = Recording(fake)
+
+    async def run(ip: str, mail_from: str) -> SPFOutcome:
+        return await verify_spf(cache, ip=ip, mail_from=mail_from, helo="client.test")
+
+    async def scenario() -> None:
+        assert (await run("192.0.2.9", "u@a.test")).result is SPFResult.PASS  # a.test only
+        assert fake.queries[("b.test", RecordType.TXT)] == 0
+        first = await run("198.51.100.5", "u@a.test")  # a.test cached, b.test asked
+        assert first.result is SPFResult.PASS
+        asked = sum(fake.queries.values())
+        threads.clear()
+        again = await run("198.51.100.5", "u@a.test")
+        assert again == first
+        assert sum(fake.queries.values()) == asked  # all from the cache
+        assert set(threads) == {threading.get_ident()}  # on the loop's thread, no hop
+        for _ in range(2):
+            assert (await run("192.0.2.9", "u@down.test")).result is SPFResult.TEMPERROR
+        assert fake.queries[("down.test", RecordType.TXT)] >= 2
+
+    asyncio.run(scenario())

@@ -37,6 +37,7 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@functools.lru_cache(maxsize=4096)
 def organizational_domain(domain: str) -> str:
     """RFC 7489 3.2: the public suffix plus one label ("a.b.example.co.uk" → "example.co.uk")."""
     domain = normalize_name(domain)
@@ -113,9 +114,15 @@ def author_domain(message: bytes) -> str | DMARCOutcome:
     if len(addresses) != 1 or "@" not in addresses[0]:
         return DMARCOutcome(DMARCResult.PERMERROR, reason="From does not hold one address")
     try:
-        return to_alabel(addresses[0].rpartition("@")[2])
+        return _alabel(addresses[0].rpartition("@")[2])
     except ValueError:
         return DMARCOutcome(DMARCResult.PERMERROR, reason="From domain is not a valid name")
+
+
+@functools.lru_cache(maxsize=4096)
+def _alabel(domain: str) -> str:
+    """``to_alabel``, remembered: IDNA's checks cost more than the rest of DMARC."""
+    return to_alabel(domain)
 
 
 async def _lookup_record(
