@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -535,5 +535,43 @@ def test_import_keeps_uids_and_uidvalidity(run: Run) -> None:
         with pytest.raises(MailboxNotAllowed):  # not ascending
             await store.import_messages(1, "Sent", items[:2], NOQ, uids=[9, 9])
         assert (await store.status(1, "Sent")).messages == 0
+
+    run(body)
+
+
+def test_sort_fields_come_from_the_delivery_cache(run: Run) -> None:
+    dated = (
+        b"From: =?utf-8?q?=C3=89mile?= <emile@example.org>\r\nTo: amy@example.test\r\n"
+        b"Cc: Bo <bo@example.net>\r\nSubject: Re: [list] Plans (fwd)\r\n"
+        b"Date: Mon, 2 Nov 2026 11:30:00 +0200\r\nMessage-ID: <m2@example.org>\r\n"
+        b"In-Reply-To: <m1@example.org>\r\n"
+        b"References: <m0@example.org>\r\n <m1@example.org>\r\n\r\nbody\r\n"
+    )
+    undated = b"From: zed@example.org\r\nSubject: plain\r\n\r\nbody\r\n"
+    internal = datetime(2026, 11, 20, 8, 0, tzinfo=timezone(timedelta(hours=1)))
+
+    async def body(store: MailStore) -> None:
+        await put(store, dated)
+        await put(store, undated, internal_date=internal)
+        await put(store, undated)
+        inbox = (await store.status(1, INBOX)).id
+        await store.store_flags(1, inbox, UidSet.of([3]), FlagOp.ADD, Flag.DELETED)
+        await store.expunge(1, inbox)
+        first, second = await store.sort_fields(1, inbox, UidSet.of([1, 2, 3, 7]))
+        assert first.uid == 1 and first.size == len(dated)
+        assert first.sent_ts == int(datetime(2026, 11, 2, 9, 30, tzinfo=UTC).timestamp())
+        assert (first.subject, first.base_subject) == ("Re: [list] Plans (fwd)", "Plans")
+        assert (first.sort_from, first.sort_to, first.sort_cc) == ("emile", "amy", "bo")
+        assert (first.display_from, first.display_to) == ("Émile", "amy@example.test")
+        assert first.message_id == "<m2@example.org>"
+        assert first.in_reply_to == "<m1@example.org>"
+        assert first.references == "<m0@example.org> <m1@example.org>"
+        # RFC 5256 2.2: no Date header, so the internal date is the sent date
+        assert second.uid == 2 and second.sent_ts == second.internal_ts
+        assert second.internal_ts == int(internal.timestamp())
+        assert (second.sort_to, second.display_to, second.message_id) == ("", "", "")
+        assert await store.sort_fields(1, inbox, UidSet()) == []
+        with pytest.raises(MailboxNotFound):
+            await store.sort_fields(1, 9999, UidSet.of([1]))
 
     run(body)

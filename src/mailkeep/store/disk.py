@@ -40,6 +40,7 @@ from mailkeep.store.models import (
     Quota,
     QuotaUsage,
     Recipient,
+    SortRow,
     SpecialUse,
     StoreFlagsResult,
     StoreLimits,
@@ -381,6 +382,9 @@ class DiskStore:
                 c, mailbox_id, uids, changed_since, with_info, with_fields, with_envelope
             ),
         )
+
+    async def sort_fields(self, user_id: int, mailbox_id: int, uids: UidSet) -> list[SortRow]:
+        return await self._db.read(user_id, lambda c, u: messages.sort_fields(c, mailbox_id, uids))
 
     async def read_message(
         self, user_id: int, mailbox_id: int, uid: int, start: int = 0, length: int | None = None

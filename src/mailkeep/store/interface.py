@@ -37,6 +37,7 @@ from mailkeep.store.models import (
     Quota,
     QuotaUsage,
     Recipient,
+    SortRow,
     SpecialUse,
     StoreFlagsResult,
     UidSet,
@@ -153,6 +154,11 @@ class MailStore(Protocol):
         structure with offsets), ``with_fields`` the SORT/THREAD fields; either of the last
         two also fills PREVIEW). With
         ``changed_since``, only messages whose MODSEQ is greater (RFC 7162 3.1.4.1)."""
+        ...
+
+    async def sort_fields(self, user_id: int, mailbox_id: int, uids: UidSet) -> list[SortRow]:
+        """SORT/THREAD fields (RFC 5256) of the messages in ``uids`` that exist, ascending,
+        from what was cached at delivery: one light row per message, nothing parsed."""
         ...
 
     async def read_message(

@@ -50,6 +50,7 @@ from mailkeep.store.models import (
     Quota,
     QuotaUsage,
     Recipient,
+    SortRow,
     SpecialUse,
     StoreFlagsResult,
     StoreLimits,
@@ -440,6 +441,32 @@ class MemoryStore:
                     info=ex.info if with_info else None,
                     fields=fields,
                     envelope=unpack_envelope(ex.envelope) if with_envelope else None,
+                )
+            )
+        return out
+
+    async def sort_fields(self, user_id: int, mailbox_id: int, uids: UidSet) -> list[SortRow]:
+        box = self._user(user_id).by_id(mailbox_id)
+        out = []
+        for m in self._selected(box, uids):
+            f = m.content.extracted.fields
+            sent = to_epoch(f.sent_date)[0] if f.sent_date else m.internal[0]
+            out.append(
+                SortRow(
+                    m.uid,
+                    len(m.content.raw),
+                    m.internal[0],
+                    sent,
+                    f.subject,
+                    f.base_subject,
+                    f.sort_from,
+                    f.sort_to,
+                    f.sort_cc,
+                    f.display_from,
+                    f.display_to,
+                    f.message_id,
+                    f.in_reply_to,
+                    f.references,
                 )
             )
         return out

@@ -29,6 +29,7 @@ from mailkeep.store.models import (
     HeaderFields,
     MessageMeta,
     Quota,
+    SortRow,
     StoreFlagsResult,
     UidSet,
     from_epoch,
@@ -321,6 +322,31 @@ def fetch(
             rows.sort()  # by UID, the first column
         result.extend(_meta(row, with_info, with_fields, with_envelope) for row in rows)
     return result
+
+
+_SORT_SQL = (
+    "SELECT m.uid, m.size, m.internal_date, COALESCE(c.sent_date, m.internal_date), "
+    "c.subject, c.base_subject, c.sort_from, c.sort_to, c.sort_cc, c.display_from, "
+    "c.display_to, c.message_id, c.in_reply_to, c.refs "
+    "FROM messages m JOIN contents c ON c.id = m.content_id "
+    "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
+)
+
+
+def sort_fields(conn: sqlite3.Connection, mailbox_id: int, uids: UidSet) -> list[SortRow]:
+    """SORT/THREAD fields of the messages in ``uids``, ascending: one query over the span
+    of ``uids`` (a search result has many small ranges), filtered here."""
+    index.mailbox_row_by_id(conn, mailbox_id)
+    if not uids:
+        return []
+    ranges = uids.ranges
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(_SORT_SQL, (mailbox_id, ranges[0][0], ranges[-1][1])).fetchall()
+    if len(ranges) > 1:
+        wanted = set(uids)
+        rows = [row for row in rows if row[0] in wanted]
+    return list(map(SortRow._make, rows))
 
 
 def message_file(conn: sqlite3.Connection, mailbox_id: int, uid: int) -> str | None:

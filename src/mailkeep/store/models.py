@@ -265,6 +265,29 @@ class HeaderFields:
     references: str = ""
 
 
+class SortRow(NamedTuple):
+    """One message's fields for SORT and THREAD (``MailStore.sort_fields``), read straight
+    from the columns cached at delivery. ``sent_ts`` is the Date header in UTC seconds, or
+    the internal date when the header is missing or unparsable (RFC 5256 2.2); the text
+    fields are those of HeaderFields. A NamedTuple: SORT of a big mailbox reads one per
+    message, and nothing is parsed or converted per row."""
+
+    uid: int
+    size: int
+    internal_ts: int
+    sent_ts: int
+    subject: str
+    base_subject: str
+    sort_from: str
+    sort_to: str
+    sort_cc: str
+    display_from: str
+    display_to: str
+    message_id: str
+    in_reply_to: str
+    references: str
+
+
 _ZONES: dict[int, tzinfo] = {0: UTC}
 
 

@@ -3,7 +3,8 @@
 
 The search step is SEARCH's (the store's index); the ordering and threading are the pure
 cores in protocol/imap/sort.py and thread.py, fed from the header fields the store cached
-at delivery (``fetch(with_fields=True)``): no message is read or parsed again.
+at delivery (``MailStore.sort_fields``, one light row per message): no message is read or
+parsed again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mailkeep.store.models import UidSet
 THREAD_ALGORITHMS = {"ORDEREDSUBJECT": ordered_subject, "REFERENCES": references}
 BAD_THREAD_ALGORITHM = r.bad("unknown threading algorithm")
 # UIDs per store call: bounds the objects one read builds (store/interface.py)
-_CHUNK = 5000
+_CHUNK = 10000
 
 
 async def _searched(session: Session, key: SearchKey, uid: bool) -> list[SortMessage] | None:
@@ -42,39 +43,20 @@ async def _searched(session: Session, key: SearchKey, uid: bool) -> list[SortMes
     seqmap = selected.seqmap
     known = [(n, u) for u in uids if (n := seqmap.number_of(u)) is not None]
     result: list[SortMessage] = []
+    make = SortMessage._make
     for start in range(0, len(known), _CHUNK):
         part = known[start : start + _CHUNK]
-        ids = {u: (u if uid else n) for n, u in part}
         try:
-            metas = await store.fetch(
-                session.user_id, selected.mailbox_id, UidSet.of(ids), with_fields=True
+            rows = await store.sort_fields(
+                session.user_id, selected.mailbox_id, UidSet.of(u for _, u in part)
             )
         except MailboxNotFound:
             return None
-        for meta in metas:
-            f = meta.fields
-            assert f is not None
-            sent = f.sent_date
-            result.append(
-                SortMessage(
-                    id=ids[meta.uid],
-                    uid=meta.uid,
-                    size=meta.size,
-                    arrival=meta.internal_ts,
-                    # RFC 5256 2.2: no usable Date header means the internal date
-                    sent=int(sent.timestamp()) if sent is not None else meta.internal_ts,
-                    subject=f.subject,
-                    base_subject=f.base_subject,
-                    from_=f.sort_from,
-                    to=f.sort_to,
-                    cc=f.sort_cc,
-                    display_from=f.display_from,
-                    display_to=f.display_to,
-                    message_id=f.message_id,
-                    in_reply_to=f.in_reply_to,
-                    references=f.references,
-                )
-            )
+        if uid:
+            result += [make((row[0], *row)) for row in rows]
+        else:
+            numbers = dict((u, n) for n, u in part)
+            result += [make((numbers[row[0]], *row)) for row in rows]
     return result
 
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mailkeep.protocol.imap.commands import SortCriterion, SortKey
 
 
-@dataclass(frozen=True, slots=True)
-class SortMessage:
-    """One searched message as SORT and THREAD see it.
+class SortMessage(NamedTuple):
+    """One searched message as SORT and THREAD see it (a NamedTuple: one per message of a
+    big mailbox, built from the store's row in one step).
 
     ``id`` is what the response reports (sequence number or UID), ``uid`` the UID;
     ``sent`` is the Date header in UTC seconds, or the internal date when it is missing or

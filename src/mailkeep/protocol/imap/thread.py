@@ -22,16 +22,19 @@ from collections.abc import Sequence
 
 from mailkeep.mail.sortfields import is_reply_or_forward
 from mailkeep.protocol.imap.sort import SortMessage, casemap
-from mailkeep.protocol.imap.untagged import ThreadNode
+from mailkeep.protocol.imap.untagged import ThreadNode, ThreadTree
 
 _MSG_ID = re.compile(r"<([^<>]+)>")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _ESCAPE = re.compile(r"\\(.)")
 _WSP = re.compile(r"[ \t\r\n]+")
+_PLAIN_ID = re.compile(r'[^" \t\r\n]+')
 
 
 def normalize_id(inner: str) -> str:
     """A msg-id's text between the angle brackets, without quoting or white space."""
+    if _PLAIN_ID.fullmatch(inner):
+        return inner  # the common case: nothing to remove
     if '"' in inner:
         inner = _QUOTED.sub(lambda m: _ESCAPE.sub(r"\1", m.group(1)), inner)
     return _WSP.sub("", inner)
@@ -45,7 +48,7 @@ def message_ids(text: str) -> list[str]:
 # --- ORDEREDSUBJECT -----------------------------------------------------------------------
 
 
-def ordered_subject(messages: Sequence[SortMessage]) -> list[ThreadNode]:
+def ordered_subject(messages: Sequence[SortMessage]) -> Sequence[ThreadTree]:
     """RFC 5256 3 ORDEREDSUBJECT: group by base subject (sorted by subject, then sent
     date); threads in the order of their first message's sent date; every later message of
     a thread is a child of the first."""
@@ -80,6 +83,11 @@ class _Node:
         self.position = position
         self.parent: _Node | None = None
         self.children: list[_Node] = []
+
+    @property
+    def id(self) -> int | None:
+        """What the THREAD response shows: the message's number, None for a dummy."""
+        return None if self.message is None else self.message.id
 
     def is_below(self, other: _Node) -> bool:
         """True when ``other`` is this node or one of its ancestors."""
@@ -255,8 +263,9 @@ def _group_by_subject(roots: list[_Node]) -> list[_Node]:
     return result
 
 
-def references(messages: Sequence[SortMessage]) -> list[ThreadNode]:
-    """RFC 5256 3 REFERENCES threading of ``messages`` (in mailbox order)."""
+def references(messages: Sequence[SortMessage]) -> Sequence[ThreadTree]:
+    """RFC 5256 3 REFERENCES threading of ``messages`` (in mailbox order); the nodes are
+    handed to the THREAD encoder as they are (dummies show as None)."""
     roots = _prune(_build(messages))  # steps 1-3
     for root in roots:  # (4) a dummy's children are sorted before it is placed
         if root.message is None:
@@ -265,19 +274,4 @@ def references(messages: Sequence[SortMessage]) -> list[ThreadNode]:
     roots = _group_by_subject(roots)  # (5)
     _sort_below(roots)  # (6), below the root
     roots.sort(key=_date_key)  # (6), the root's own children
-    return _to_nodes(roots)
-
-
-def _to_nodes(roots: list[_Node]) -> list[ThreadNode]:
-    """The tree as frozen ThreadNodes, built leaves first without recursion."""
-    built: dict[int, ThreadNode] = {}
-    order: list[_Node] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.children)
-    for node in reversed(order):
-        children = tuple(built.pop(id(child)) for child in node.children)
-        built[id(node)] = ThreadNode(node.message.id if node.message else None, children)
-    return [built[id(root)] for root in roots]
+    return roots

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from mailkeep.protocol.imap.responses import Data
 from mailkeep.protocol.imap.search import MONTHS
@@ -105,14 +106,24 @@ class ThreadNode:
     children: tuple[ThreadNode, ...] = ()
 
 
-def thread(roots: Sequence[ThreadNode]) -> Data:
+class ThreadTree(Protocol):
+    """What ``thread`` reads of a node: ThreadNode, or a threading algorithm's own nodes."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def children(self) -> Sequence[ThreadTree]: ...
+
+
+def thread(roots: Sequence[ThreadTree]) -> Data:
     """``* THREAD (2)(3 6 (4 23)(44 7 96))``: a chain of single children is one list, a
     branch ends it with one parenthesised list per child (RFC 5256 4). Built without
     recursion: a reference chain may be thousands of messages deep."""
     if not roots:
         return Data((Atom("THREAD"),))  # thread-data = "THREAD" [SP 1*thread-list]
     out = bytearray()
-    stack: list[ThreadNode | bytes] = list(reversed(roots))
+    stack: list[ThreadTree | bytes] = list(reversed(roots))
     while stack:
         item = stack.pop()
         if isinstance(item, bytes):
