@@ -161,3 +161,23 @@ def test_errors_say_why(raw: imaplib.IMAP4_SSL) -> None:
     with pytest.raises(imaplib.IMAP4.error, match="no sort criteria"):
         raw.sort("()", "UTF-8", "ALL")
     assert raw.noop()[0] == "OK"  # the session goes on
+
+
+def test_numbers_after_expunge_and_new_mail_between_sorts(
+    filled: MailServer, connect: Connect
+) -> None:
+    client = connect(BOB)
+    client.create("sort-seq")
+    for i in (3, 1, 2):
+        client.append("sort-seq", None, None, MESSAGES[i])
+    client.select("sort-seq")
+    client.store("1", "+FLAGS", "(\\Deleted)")
+    client.expunge()  # UIDs 2 and 3 are now messages 1 and 2
+    assert client.sort("(SUBJECT)", "UTF-8", "ALL") == ("OK", [b"2 1"])
+    assert client.uid("SORT", "(SUBJECT)", "UTF-8", "ALL") == ("OK", [b"3 2"])
+    typ, _ = client._simple_command("THREAD", "REFERENCES", "UTF-8", "ALL")
+    assert typ == "OK" and client.untagged_responses.pop("THREAD") == [b"(1)(2)"]
+    client.append("sort-seq", None, None, MESSAGES[4])  # read only by the next SORT
+    client.noop()
+    assert client.sort("(SUBJECT)", "UTF-8", "ALL") == ("OK", [b"2 3 1"])
+    assert client.sort("(REVERSE SIZE)", "UTF-8", "1:2") == ("OK", [b"2 1"])

@@ -7,15 +7,35 @@ from mailkeep.protocol.imap.sort import SortMessage, casemap, ordered_set, sort_
 
 
 def ids(messages: list[SortMessage], *criteria: tuple[SortKey, bool]) -> list[int]:
-    return [m.id for m in sort_messages(messages, [SortCriterion(k, r) for k, r in criteria])]
+    return [m.uid for m in sort_messages(messages, [SortCriterion(k, r) for k, r in criteria])]
 
 
 MESSAGES = [
-    SortMessage(1, size=300, arrival=50, sent=10, base_subject="lunch", from_="bob", to="zed"),
-    SortMessage(2, size=100, arrival=40, sent=30, base_subject="Agenda", from_="Alice", cc="x"),
-    SortMessage(3, size=200, arrival=30, sent=20, base_subject="LUNCH", from_="", to="amy"),
-    SortMessage(4, size=100, arrival=20, sent=30, base_subject="agenda", from_="carol"),
-    SortMessage(5, size=400, arrival=10, sent=5, base_subject="", from_="alice", cc="a"),
+    SortMessage(
+        1,
+        size=300,
+        internal_ts=50,
+        sent_ts=10,
+        base_subject="lunch",
+        sort_from="bob",
+        sort_to="zed",
+    ),
+    SortMessage(
+        2,
+        size=100,
+        internal_ts=40,
+        sent_ts=30,
+        base_subject="Agenda",
+        sort_from="Alice",
+        sort_cc="x",
+    ),
+    SortMessage(
+        3, size=200, internal_ts=30, sent_ts=20, base_subject="LUNCH", sort_from="", sort_to="amy"
+    ),
+    SortMessage(4, size=100, internal_ts=20, sent_ts=30, base_subject="agenda", sort_from="carol"),
+    SortMessage(
+        5, size=400, internal_ts=10, sent_ts=5, base_subject="", sort_from="alice", sort_cc="a"
+    ),
 ]
 
 

@@ -24,8 +24,7 @@ def msg(
 ) -> SortMessage:
     return SortMessage(
         n,
-        uid=n,
-        sent=n if sent is None else sent,
+        sent_ts=n if sent is None else sent,
         subject=subject,
         base_subject=base_subject(subject),
         message_id=f"<{n}@example.org>" if mid == "" else (mid or ""),

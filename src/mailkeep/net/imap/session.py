@@ -43,7 +43,7 @@ from mailkeep.store.changes import (
     Subscription,
 )
 from mailkeep.store.interface import MailStore
-from mailkeep.store.models import Flag, Quota, UidSet
+from mailkeep.store.models import Flag, Quota, SortRow, UidSet
 
 FLUSH_AT = 64 * 1024  # buffered output octets that trigger a write
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -93,6 +93,8 @@ class Selected:
     seqmap: SequenceMap
     #: IMAP4rev1 \\Recent: UIDs this session alone was handed by ``claim_recent``
     recent: set[int] = field(default_factory=set)
+    #: SORT/THREAD rows read so far (they never change for a UID; net/imap/sort.py)
+    sort_rows: dict[int, SortRow] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

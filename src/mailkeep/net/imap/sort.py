@@ -9,7 +9,7 @@ parsed again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailkeep.net.imap.search import to_criterion
 from mailkeep.net.imap.session import Session
@@ -18,21 +18,24 @@ from mailkeep.protocol.imap import responses as r
 from mailkeep.protocol.imap import untagged
 from mailkeep.protocol.imap.responses import StatusResponse
 from mailkeep.protocol.imap.search import SearchKey
-from mailkeep.protocol.imap.sort import SortMessage, ordered_set, sort_messages
+from mailkeep.protocol.imap.sort import ordered_set, sort_messages
 from mailkeep.protocol.imap.thread import ordered_subject, references
 from mailkeep.store.errors import MailboxNotFound
-from mailkeep.store.models import UidSet
+from mailkeep.store.models import SortRow, UidSet
 
 #: THREAD algorithms this server implements (the capability list names them too)
 THREAD_ALGORITHMS = {"ORDEREDSUBJECT": ordered_subject, "REFERENCES": references}
 BAD_THREAD_ALGORITHM = r.bad("unknown threading algorithm")
 # UIDs per store call: bounds the objects one read builds (store/interface.py)
 _CHUNK = 10000
+#: rows a selected mailbox keeps between SORT/THREAD commands (about 0.5 KB each)
+MAX_CACHED_ROWS = 50_000
 
 
-async def _searched(session: Session, key: SearchKey, uid: bool) -> list[SortMessage] | None:
-    """The messages matching ``key`` that the client knows of, in mailbox order, with
-    their cached sort fields; None when the mailbox is gone."""
+async def _searched(session: Session, key: SearchKey) -> list[SortRow] | None:
+    """The cached sort fields of the messages matching ``key`` that the client knows of,
+    in mailbox order; None when the mailbox is gone. Rows never change for a UID, so the
+    selected mailbox keeps those it has read: the next SORT reads only new messages."""
     selected = session.require_selected()
     store = session.services.store
     criterion = to_criterion(session, key)
@@ -41,49 +44,63 @@ async def _searched(session: Session, key: SearchKey, uid: bool) -> list[SortMes
     except MailboxNotFound:
         return None
     seqmap = selected.seqmap
-    known = [(n, u) for u in uids if (n := seqmap.number_of(u)) is not None]
-    result: list[SortMessage] = []
-    make = SortMessage._make
-    for start in range(0, len(known), _CHUNK):
-        part = known[start : start + _CHUNK]
+    known = [u for u in uids if seqmap.number_of(u) is not None]
+    cache = selected.sort_rows
+    missing = [u for u in known if u not in cache]
+    fresh: dict[int, SortRow] = {}
+    for start in range(0, len(missing), _CHUNK):
+        part = UidSet.of(missing[start : start + _CHUNK])
         try:
-            rows = await store.sort_fields(
-                session.user_id, selected.mailbox_id, UidSet.of(u for _, u in part)
-            )
+            rows = await store.sort_fields(session.user_id, selected.mailbox_id, part)
         except MailboxNotFound:
             return None
-        if uid:
-            result += [make((row[0], *row)) for row in rows]
-        else:
-            numbers = dict((u, n) for n, u in part)
-            result += [make((numbers[row[0]], *row)) for row in rows]
-    return result
+        fresh.update((row.uid, row) for row in rows)
+    if len(cache) + len(fresh) <= MAX_CACHED_ROWS:
+        cache.update(fresh)
+    return [row for u in known if (row := cache.get(u) or fresh.get(u)) is not None]
+
+
+def _number(session: Session, uid: bool) -> Callable[[int], int] | None:
+    """How a UID is shown: itself (UID SORT/THREAD), else its sequence number."""
+    if uid:
+        return None
+    seqmap = session.require_selected().seqmap
+
+    def number(u: int) -> int:
+        n = seqmap.number_of(u)
+        assert n is not None, "only messages the client knows of are searched"
+        return n
+
+    return number
 
 
 async def sort(session: Session, command: c.Sort) -> StatusResponse:
-    messages = await _searched(session, command.search, command.uid)
+    messages = await _searched(session, command.search)
     if messages is None:
         return r.NO_NONEXISTENT
-    ordered = sort_messages(messages, command.criteria)
+    ordered = [m.uid for m in sort_messages(messages, command.criteria)]
+    number = _number(session, command.uid)
+    results = ordered if number is None else [number(u) for u in ordered]
     options = command.return_options
     if options is None:
-        await session.send(untagged.sort(m.id for m in ordered))
+        await session.send(untagged.sort(results))
         return r.ok("SORT completed")
-    return await _esort(session, command, ordered, options)
+    return await _esort(session, command, ordered, results, options)
 
 
 async def _esort(
     session: Session,
     command: c.Sort,
-    ordered: Sequence[SortMessage],
+    ordered: Sequence[int],
+    results: Sequence[int],
     options: tuple[c.SearchReturn, ...],
 ) -> StatusResponse:
     """RFC 5267 3.1: the ESEARCH return options in sort order (MIN is the first message
-    of the sorted result, MAX the last); SAVE keeps the result for "$" (RFC 5182)."""
+    of the sorted result, MAX the last); SAVE keeps the result for "$" (RFC 5182).
+    ``ordered`` are the UIDs, ``results`` what the client is shown."""
     wanted = set(options) or {c.SearchReturn.ALL}
-    results = [m.id for m in ordered]
     if c.SearchReturn.SAVE in wanted:
-        saved = [m.uid for m in ordered]
+        saved = list(ordered)
         narrowed = []
         if saved and c.SearchReturn.MIN in wanted:
             narrowed.append(saved[0])
@@ -112,8 +129,8 @@ async def thread(session: Session, command: c.Thread) -> StatusResponse:
     algorithm = THREAD_ALGORITHMS.get(command.algorithm)
     if algorithm is None:
         return BAD_THREAD_ALGORITHM
-    messages = await _searched(session, command.search, command.uid)
+    messages = await _searched(session, command.search)
     if messages is None:
         return r.NO_NONEXISTENT
-    await session.send(untagged.thread(algorithm(messages)))
+    await session.send(untagged.thread(algorithm(messages), _number(session, command.uid)))
     return r.ok("THREAD completed")

@@ -20,37 +20,70 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 from mailkeep.protocol.imap.commands import SortCriterion, SortKey
 
 
-class SortMessage(NamedTuple):
-    """One searched message as SORT and THREAD see it (a NamedTuple: one per message of a
-    big mailbox, built from the store's row in one step).
+class SortFields(Protocol):
+    """What SORT and THREAD read of one message (the store's cached row fits as it is).
 
-    ``id`` is what the response reports (sequence number or UID), ``uid`` the UID;
-    ``sent`` is the Date header in UTC seconds, or the internal date when it is missing or
-    unparsable (RFC 5256 2.2); ``subject`` is the decoded subject (THREAD=REFERENCES needs
-    to know whether it is a reply); the address fields are those of
+    ``sent_ts`` is the Date header in UTC seconds, or the internal date when it is missing
+    or unparsable (RFC 5256 2.2); ``subject`` is the decoded subject (THREAD=REFERENCES
+    asks whether it is a reply); the address fields are those of
     ``mail.sortfields.SearchFields``.
     """
 
-    id: int
-    uid: int = 0
+    @property
+    def uid(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def internal_ts(self) -> int: ...
+    @property
+    def sent_ts(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def base_subject(self) -> str: ...
+    @property
+    def sort_from(self) -> str: ...
+    @property
+    def sort_to(self) -> str: ...
+    @property
+    def sort_cc(self) -> str: ...
+    @property
+    def display_from(self) -> str: ...
+    @property
+    def display_to(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def in_reply_to(self) -> str: ...
+    @property
+    def references(self) -> str: ...
+
+
+class SortMessage(NamedTuple):
+    """A SortFields value of its own (tests, callers without a store row)."""
+
+    uid: int
     size: int = 0
-    arrival: int = 0
-    sent: int = 0
+    internal_ts: int = 0
+    sent_ts: int = 0
     subject: str = ""
     base_subject: str = ""
-    from_: str = ""
-    to: str = ""
-    cc: str = ""
+    sort_from: str = ""
+    sort_to: str = ""
+    sort_cc: str = ""
     display_from: str = ""
     display_to: str = ""
     message_id: str = ""
     in_reply_to: str = ""
     references: str = ""
+
+
+M = TypeVar("M", bound=SortFields)
 
 
 _TITLE: dict[str, str] = {}
@@ -71,29 +104,27 @@ def _title(ch: str) -> str:
     return mapped
 
 
-def _key(key: SortKey) -> Callable[[SortMessage], int | str]:
+def _key(key: SortKey) -> Callable[[SortFields], int | str]:
     if key is SortKey.ARRIVAL:
-        return lambda m: m.arrival
+        return lambda m: m.internal_ts
     if key is SortKey.DATE:
-        return lambda m: m.sent
+        return lambda m: m.sent_ts
     if key is SortKey.SIZE:
         return lambda m: m.size
     if key is SortKey.SUBJECT:
         return lambda m: casemap(m.base_subject)
     if key is SortKey.FROM:
-        return lambda m: casemap(m.from_)
+        return lambda m: casemap(m.sort_from)
     if key is SortKey.TO:
-        return lambda m: casemap(m.to)
+        return lambda m: casemap(m.sort_to)
     if key is SortKey.CC:
-        return lambda m: casemap(m.cc)
+        return lambda m: casemap(m.sort_cc)
     if key is SortKey.DISPLAYFROM:
         return lambda m: casemap(m.display_from)
     return lambda m: casemap(m.display_to)
 
 
-def sort_messages(
-    messages: Sequence[SortMessage], criteria: Sequence[SortCriterion]
-) -> list[SortMessage]:
+def sort_messages(messages: Sequence[M], criteria: Sequence[SortCriterion]) -> list[M]:
     """``messages`` (in mailbox order) in the order of ``criteria`` (RFC 5256 3)."""
     ordered = list(messages)
     for criterion in reversed(criteria):

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from mailkeep.mail.sortfields import is_reply_or_forward
-from mailkeep.protocol.imap.sort import SortMessage, casemap
+from mailkeep.protocol.imap.sort import SortFields, casemap
 from mailkeep.protocol.imap.untagged import ThreadNode, ThreadTree
 
 _MSG_ID = re.compile(r"<([^<>]+)>")
@@ -48,12 +48,12 @@ def message_ids(text: str) -> list[str]:
 # --- ORDEREDSUBJECT -----------------------------------------------------------------------
 
 
-def ordered_subject(messages: Sequence[SortMessage]) -> Sequence[ThreadTree]:
+def ordered_subject(messages: Sequence[SortFields]) -> Sequence[ThreadTree]:
     """RFC 5256 3 ORDEREDSUBJECT: group by base subject (sorted by subject, then sent
     date); threads in the order of their first message's sent date; every later message of
     a thread is a child of the first."""
     keyed = sorted(
-        ((casemap(m.base_subject), m.sent, i, m) for i, m in enumerate(messages)),
+        ((casemap(m.base_subject), m.sent_ts, i, m) for i, m in enumerate(messages)),
         key=lambda t: (t[0], t[1], t[2]),
     )
     threads: list[tuple[int, int, ThreadNode]] = []
@@ -63,8 +63,8 @@ def ordered_subject(messages: Sequence[SortMessage]) -> Sequence[ThreadTree]:
         while end < len(keyed) and keyed[end][0] == keyed[start][0]:
             end += 1
         _, sent, position, first = keyed[start]
-        children = tuple(ThreadNode(t[3].id) for t in keyed[start + 1 : end])
-        threads.append((sent, position, ThreadNode(first.id, children)))
+        children = tuple(ThreadNode(t[3].uid) for t in keyed[start + 1 : end])
+        threads.append((sent, position, ThreadNode(first.uid, children)))
         start = end
     threads.sort(key=lambda t: (t[0], t[1]))
     return [t[2] for t in threads]
@@ -78,7 +78,7 @@ class _Node:
 
     __slots__ = ("children", "message", "parent", "position")
 
-    def __init__(self, message: SortMessage | None = None, position: int = -1) -> None:
+    def __init__(self, message: SortFields | None = None, position: int = -1) -> None:
         self.message = message
         self.position = position
         self.parent: _Node | None = None
@@ -87,7 +87,7 @@ class _Node:
     @property
     def id(self) -> int | None:
         """What the THREAD response shows: the message's number, None for a dummy."""
-        return None if self.message is None else self.message.id
+        return None if self.message is None else self.message.uid
 
     def is_below(self, other: _Node) -> bool:
         """True when ``other`` is this node or one of its ancestors."""
@@ -111,7 +111,7 @@ def _unlink(child: _Node) -> None:
         child.parent = None
 
 
-def _references(message: SortMessage) -> list[str]:
+def _references(message: SortFields) -> list[str]:
     """RFC 5256 3: the References IDs, else the first valid In-Reply-To ID, else none."""
     refs = message_ids(message.references)
     if refs:
@@ -119,7 +119,7 @@ def _references(message: SortMessage) -> list[str]:
     return message_ids(message.in_reply_to)[:1]
 
 
-def _build(messages: Sequence[SortMessage]) -> list[_Node]:
+def _build(messages: Sequence[SortFields]) -> list[_Node]:
     """Step 1 (link by references) and step 2 (the root set)."""
     table: dict[str, _Node] = {}
     nodes: list[_Node] = []
@@ -187,7 +187,7 @@ def _date_key(node: _Node) -> tuple[int, int]:
     """Sent date and position; a dummy sorts by its first child (RFC 5256 3 steps 4, 6)."""
     while node.message is None:
         node = node.children[0]
-    return node.message.sent, node.position
+    return node.message.sent_ts, node.position
 
 
 def _sort_below(roots: list[_Node]) -> None:
@@ -203,7 +203,7 @@ def _sort_below(roots: list[_Node]) -> None:
             node.children.sort(key=_date_key)
 
 
-def _subject_of(node: _Node) -> SortMessage:
+def _subject_of(node: _Node) -> SortFields:
     """The message whose subject is the thread's: the node's or a dummy's first child's."""
     while node.message is None:
         node = node.children[0]
@@ -263,7 +263,7 @@ def _group_by_subject(roots: list[_Node]) -> list[_Node]:
     return result
 
 
-def references(messages: Sequence[SortMessage]) -> Sequence[ThreadTree]:
+def references(messages: Sequence[SortFields]) -> Sequence[ThreadTree]:
     """RFC 5256 3 REFERENCES threading of ``messages`` (in mailbox order); the nodes are
     handed to the THREAD encoder as they are (dummies show as None)."""
     roots = _prune(_build(messages))  # steps 1-3

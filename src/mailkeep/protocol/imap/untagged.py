@@ -9,7 +9,7 @@ RFC 5256 SORT, RFC 5258 LIST extended data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -116,9 +116,10 @@ class ThreadTree(Protocol):
     def children(self) -> Sequence[ThreadTree]: ...
 
 
-def thread(roots: Sequence[ThreadTree]) -> Data:
+def thread(roots: Sequence[ThreadTree], number: Callable[[int], int] | None = None) -> Data:
     """``* THREAD (2)(3 6 (4 23)(44 7 96))``: a chain of single children is one list, a
-    branch ends it with one parenthesised list per child (RFC 5256 4). Built without
+    branch ends it with one parenthesised list per child (RFC 5256 4). ``number`` maps
+    each node's id (a UID) to what is shown, for THREAD without UID. Built without
     recursion: a reference chain may be thousands of messages deep."""
     if not roots:
         return Data((Atom("THREAD"),))  # thread-data = "THREAD" [SP 1*thread-list]
@@ -132,8 +133,11 @@ def thread(roots: Sequence[ThreadTree]) -> Data:
         out += b"("
         node, first = item, True
         while True:
-            if node.id is not None:
-                out += b"%d" % node.id if first else b" %d" % node.id
+            ident = node.id
+            if ident is not None:
+                if number is not None:
+                    ident = number(ident)
+                out += b"%d" % ident if first else b" %d" % ident
                 first = False
             if len(node.children) == 1 and node.id is not None:
                 node = node.children[0]
