@@ -276,7 +276,12 @@ def outbound_worker(config: Config, spool: Spool, resolver: Resolver) -> QueueWo
     )
     sts = None
     if out.mta_sts:
-        sts = PolicySource(resolver, ca_file=out.ca_file, port=out.mta_sts_port)
+        sts = PolicySource(
+            resolver,
+            ca_file=out.ca_file,
+            port=out.mta_sts_port,
+            cache_file=config.data_dir / "mta-sts-cache.json",  # RFC 8461 5.1: survives restarts
+        )
     transport = SMTPClientTransport(
         outbound_settings(config),
         resolver,

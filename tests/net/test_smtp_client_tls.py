@@ -13,6 +13,7 @@ import datetime
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +270,30 @@ def test_smart_host_with_auth(peer: MailServer) -> None:
     wrong = RelayHost(MX, peer.ports["submission"], BOB, "wrong", TLSLevel.VERIFY)
     refused = send(peer, resolver, item=message(sender=BOB), relay=wrong, ca_file=peer.ca_file)
     assert refused.outcome is Outcome.DEFERRED and "AUTH refused" in refused.detail
+
+
+def test_mta_sts_policy_survives_a_restart(
+    peer: MailServer, tmp_path: Path, policy_server: tuple[int, Path, dict[str, str]]
+) -> None:
+    """RFC 8461 5.1: a cached policy outlives the process. After the policy was fetched
+    once, an attacker who blocks the fetch gains nothing from a restart; max_age still
+    ends the policy."""
+    https_port, https_ca, state = policy_server
+    state["policy"] = "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 600\n"
+    resolver = sts_zone("e5")
+    cache = tmp_path / "mta-sts-cache.json"
+
+    def source(**kw: object) -> PolicySource:
+        return PolicySource(resolver, ca_file=https_ca, port=https_port, **kw)  # type: ignore[arg-type]
+
+    first = send(peer, resolver, sts=source(cache_file=cache))
+    assert first.outcome is Outcome.DEFERRED and "MTA-STS" in first.detail, first
+    state["policy"] = "no policy here"  # every fetch fails from now on
+    # Without the saved cache a new process would fall back to opportunistic TLS:
+    assert send(peer, resolver, sts=source()).outcome is Outcome.DELIVERED
+    # With it, the restarted process keeps enforcing the policy.
+    after = send(peer, resolver, sts=source(cache_file=cache))
+    assert after.outcome is Outcome.DEFERRED and "MTA-STS" in after.detail, after
+    # 601 seconds later the policy's max_age (600) is over and it no longer applies.
+    later = source(cache_file=cache, clock=lambda: time.time() + 601)
+    assert send(peer, resolver, sts=later).outcome is Outcome.DELIVERED

@@ -12,7 +12,11 @@ Implementation notes:
 - The fetch is HTTPS with a certificate valid for ``mta-sts.<domain>`` (system CAs or the
   configured CA file), no redirects, at most 64 KiB (RFC 8461 3.3), addresses from our own
   resolver, in a worker thread (http.client).
-- The cache lives in memory; a restart re-fetches (a reviewed trade-off, see decision 0009).
+- The cache is kept in memory and, with ``cache_file``, on disk (RFC 8461 5.1: a policy must
+  outlive a restart, or the restart opens the downgrade window the policy exists to close).
+  The file is JSON, replaced whole (write, fsync, rename, directory fsync) after each change
+  and read at start; entries past their expiry (fetch time + max_age) are dropped on load
+  and on use. A damaged file is logged and treated as empty (decision 0016).
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import http.client
+import json
+import logging
+import os
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -29,6 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailkeep.dns.resolver import RecordType, Resolver, Status
+from mailkeep.durable import fsync_dir, write_new_file
+
+log = logging.getLogger(__name__)
 
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 3.3
 MAX_AGE_LIMIT = 31_557_600  # RFC 8461 3.2: max_age at most one year
@@ -125,13 +136,18 @@ class PolicySource:
         port: int = 443,
         timeout: float = 20.0,
         clock: Callable[[], float] = time.time,
+        cache_file: Path | None = None,
     ) -> None:
         self.resolver = resolver
         self.port = port
         self.timeout = timeout
         self.clock = clock
+        self.cache_file = cache_file
         self._context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         self._cache: dict[str, tuple[float, Policy]] = {}
+        self._saving = asyncio.Lock()
+        if cache_file is not None:
+            self._cache = load_cache(cache_file, clock())
 
     async def policy(self, domain: str) -> Discovery:
         domain = domain.lower()
@@ -140,6 +156,7 @@ class PolicySource:
         if cached is not None and cached[0] <= now:
             del self._cache[domain]
             cached = None
+            await self._save()
         answer = await self.resolver.lookup(f"_mta-sts.{domain}", RecordType.TXT)
         if answer.status is Status.TEMPFAIL:
             if cached is not None:
@@ -161,10 +178,23 @@ class PolicySource:
             return Discovery(None, f"policy fetch failed: {exc}", True)
         policy = Policy(policy.mode, policy.mx, policy.max_age, policy_id)
         if policy.mode is Mode.NONE:
-            self._cache.pop(domain, None)
+            if self._cache.pop(domain, None) is not None:
+                await self._save()
             return Discovery(None, "policy mode none")
         self._cache[domain] = (now + policy.max_age, policy)
+        await self._save()
         return Discovery(policy, "fetched")
+
+    async def _save(self) -> None:
+        """Write the cache file (in order: one write at a time, each of the latest state)."""
+        if self.cache_file is None:
+            return
+        async with self._saving:
+            data = dump_cache(self._cache)
+            try:
+                await asyncio.to_thread(save_cache, self.cache_file, data)
+            except OSError as exc:  # the in-memory cache still protects this process
+                log.warning("mta-sts cache not saved", extra={"reason": str(exc)})
 
     async def _fetch(self, domain: str) -> Policy:
         host = f"mta-sts.{domain}"
@@ -195,3 +225,52 @@ class PolicySource:
             return body.decode("utf-8")
         finally:
             connection.close()
+
+
+def dump_cache(cache: dict[str, tuple[float, Policy]]) -> bytes:
+    entries = {
+        domain: {
+            "expires": expires,
+            "mode": policy.mode.value,
+            "mx": list(policy.mx),
+            "max_age": policy.max_age,
+            "id": policy.policy_id,
+        }
+        for domain, (expires, policy) in sorted(cache.items())
+    }
+    return json.dumps({"version": 1, "policies": entries}, indent=1).encode()
+
+
+def save_cache(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` durably (a reader sees the old or the new file)."""
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write_new_file(tmp, data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def load_cache(path: Path, now: float) -> dict[str, tuple[float, Policy]]:
+    """The unexpired policies saved in ``path`` (none when it is missing or damaged)."""
+    try:
+        document = json.loads(path.read_bytes())
+        cache = {}
+        for domain, entry in document["policies"].items():
+            expires = float(entry["expires"])
+            if expires <= now:
+                continue
+            policy = Policy(
+                Mode(entry["mode"]),
+                tuple(str(p).lower() for p in entry["mx"]),
+                int(entry["max_age"]),
+                str(entry["id"]),
+            )
+            cache[str(domain).lower()] = (expires, policy)
+        return cache
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("mta-sts cache unreadable, starting empty", extra={"reason": str(exc)})
+        return {}
