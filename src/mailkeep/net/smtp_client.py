@@ -176,23 +176,27 @@ class _Session:
 
     async def reply(self, seconds: float) -> ReplyReceived:
         """The next reply, or _SessionError (timeout, close, garbage)."""
+        event = self.core.next_event()
+        if event is not NEED_DATA:  # already read (pipelined replies come together)
+            return self._reply_or_error(event)
         try:
             async with asyncio.timeout(seconds):
-                while True:
+                while event is NEED_DATA:
+                    self.core.receive_data(await self.reader.read(_READ_SIZE))
                     event = self.core.next_event()
-                    if event is NEED_DATA:
-                        self.core.receive_data(await self.reader.read(_READ_SIZE))
-                        continue
-                    if isinstance(event, ReplyReceived):
-                        return event
-                    if isinstance(event, ServerMisbehaved):
-                        raise _SessionError(f"{self.host}: protocol error: {event.reason}")
-                    raise _SessionError(f"{self.host}: connection closed by the peer")
         except TimeoutError:
             waiting = ",".join(self.core.waiting_for) or "reply"
             raise _SessionError(f"{self.host}: no {waiting} reply within {seconds:g} s") from None
         except (OSError, ConnectionError) as exc:
             raise _SessionError(f"{self.host}: connection lost: {exc}") from None
+        return self._reply_or_error(event)
+
+    def _reply_or_error(self, event: object) -> ReplyReceived:
+        if isinstance(event, ReplyReceived):
+            return event
+        if isinstance(event, ServerMisbehaved):
+            raise _SessionError(f"{self.host}: protocol error: {event.reason}")
+        raise _SessionError(f"{self.host}: connection closed by the peer")
 
     async def command(self, data: bytes, seconds: float) -> Reply:
         await self.send(data, seconds)

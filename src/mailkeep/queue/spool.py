@@ -11,7 +11,8 @@ Implementation notes (invariants):
 - ``put`` writes the message file, fsyncs it, renames it into messages/, then writes the
   envelope the same way, and fsyncs both directories before it returns. The envelope's
   rename is the commit point: a message with an envelope is complete and durable; a
-  message file without an envelope is an interrupted ``put`` (``sweep`` removes it).
+  message file without an envelope is an interrupted ``put`` or a delivered message whose
+  file was not collected yet (``sweep`` removes it).
 - Envelopes change only by whole-file replacement (write tmp, fsync, rename, fsync dir), so
   a reader sees the old or the new state, never a mixture. ``remove`` deletes the envelope
   first, then the message.
@@ -113,6 +114,18 @@ class Spool:
         if sync:
             fsync_dir(self._envelopes)
         self.message_path(spool_id).unlink(missing_ok=True)
+
+    def forget_sync(self, spool_id: str) -> None:
+        """Commit "every recipient done" by removing the envelope only (no directory fsync,
+        as ``remove_sync(sync=False)``). The message file is then garbage: pass the id to
+        ``collect_sync`` later; after a crash ``sweep`` finds it (a message file without an
+        envelope). This keeps one unlink off the path between two deliveries."""
+        self.envelope_path(spool_id).unlink(missing_ok=True)
+
+    def collect_sync(self, spool_ids: list[str]) -> None:
+        """Remove the message files of ``forget_sync``'s ids."""
+        for spool_id in spool_ids:
+            self.message_path(spool_id).unlink(missing_ok=True)
 
     def sweep(self) -> list[str]:
         """Remove what interrupted writes left (tmp files, messages without an envelope);

@@ -18,7 +18,9 @@ Implementation notes (invariants):
   hold, delete) is seen on the next pass.
 - A message is removed from the spool when no recipient is pending, after its
   notifications are in the spool (a notification is queued before the state that caused it
-  is written, so a crash between the two can send it twice but never lose it).
+  is written, so a crash between the two can send it twice but never lose it). The
+  envelope goes at once (the commit), the message file at the end of the batch
+  (``Spool.forget_sync`` and ``collect_sync``; ``sweep`` after a crash).
 - Recipients with ``local_user_id`` belong to local delivery and are left alone here.
 - ``extra`` keys used: ``hold`` ("1": not tried until released), ``warned`` ("1": the delay
   notification went out).
@@ -27,6 +29,7 @@ Implementation notes (invariants):
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import secrets
@@ -110,6 +113,7 @@ class QueueWorker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._report = PassReport()
+        self._garbage: collections.deque[str] = collections.deque()  # ids, files to remove
 
     # -- running ---------------------------------------------------------------------------
 
@@ -168,6 +172,7 @@ class QueueWorker:
         report.messages = sum(len(items) for items in by_domain.values())
         if wait and started:
             await asyncio.gather(*started)
+        await self._collect()
         return report
 
     # -- the spool ----------------------------------------------------------------------
@@ -226,6 +231,15 @@ class QueueWorker:
         finally:
             for spool_id, _ in items:
                 self._inflight.discard((spool_id, domain))
+            await self._collect()
+
+    async def _collect(self) -> None:
+        """Remove the message files of messages found done since the last call."""
+        ids = []
+        while self._garbage:
+            ids.append(self._garbage.popleft())
+        if ids:
+            await asyncio.to_thread(self.spool.collect_sync, ids)
 
     def _load_batch(self, items: list[tuple[str, tuple[str, ...]]]) -> list[OutboundMessage]:
         batch = []
@@ -309,8 +323,10 @@ class QueueWorker:
             self.spool.update_sync(envelope)
         else:
             # No directory fsync: only a power loss could bring the message back, and then
-            # it is sent again (RFC 5321 6.1 tolerates duplicates, never loss).
-            self.spool.remove_sync(envelope.id, sync=False)
+            # it is sent again (RFC 5321 6.1 tolerates duplicates, never loss). The message
+            # file goes later, in one thread hop per batch (_collect).
+            self.spool.forget_sync(envelope.id)
+            self._garbage.append(envelope.id)
 
     def _apply(
         self,

@@ -42,6 +42,7 @@ SYNC = frozenset(
 _REPLY_LINE = re.compile(rb"^([2-5][0-9][0-9])([ -]|$)(.*)$", re.DOTALL)
 _ENHANCED = re.compile(r"^([245]\.[0-9]{1,3}\.[0-9]{1,3}) ")
 _BARE_LINE_END = re.compile(rb"\r\n|\r|\n")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,8 @@ def parse_reply_line(line: bytes) -> tuple[int, bool, str] | None:
     if match is None:
         return None
     text = match.group(3).decode("utf-8", errors="replace")
-    text = "".join(c if c.isprintable() else "?" for c in text)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "?" for c in text)
     return int(match.group(1)), match.group(2) != b"-", text
 
 
@@ -114,7 +116,11 @@ def build_reply(code: int, lines: list[str]) -> Reply:
 
 def dot_stuff(content: bytes) -> bytes:
     """DATA content ready to write: CRLF line ends, leading dots doubled, end mark added."""
-    text = _BARE_LINE_END.sub(b"\r\n", content)
+    crlf = content.count(b"\r\n")
+    if content.count(b"\r") == crlf == content.count(b"\n"):
+        text = content  # already CRLF only (the usual case): no rewriting pass
+    else:
+        text = _BARE_LINE_END.sub(b"\r\n", content)
     if text and not text.endswith(b"\r\n"):
         text += b"\r\n"
     if text.startswith(b"."):
@@ -214,7 +220,7 @@ class SMTPClientConnection:
                 raise LocalProtocolError(f"{command} sent before the {self._expected[-1]} reply")
             if self.extensions is None or "PIPELINING" not in self.extensions:
                 raise LocalProtocolError(f"{command} pipelined without PIPELINING")
-        if any(ord(c) < 32 or ord(c) == 127 for c in line):
+        if _CONTROL.search(line):
             raise LocalProtocolError("control character in a command")
         self._expected.append(command)
         return line.encode("utf-8") + b"\r\n"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from mailkeep.errors import LocalProtocolError
 
 _ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\Z")
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")  # every control character but "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Reply:
                 raise LocalProtocolError(f"bad enhanced status code {self.enhanced!r}")
             if self.enhanced[0] != str(self.code)[0]:
                 raise LocalProtocolError(f"{self.enhanced} does not match {self.code}")
-        if any((ord(c) < 32 and c != "\n") or ord(c) == 127 for c in self.text):
+        if _CONTROL.search(self.text):
             raise LocalProtocolError("control character in reply text")
 
     @property
