@@ -5,6 +5,9 @@ misbehave (garbage, a 1 MB reply line, a stall, a drop in the middle of the mess
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,10 +15,17 @@ import pytest
 
 from mailkeep.dns.fake import FakeResolver
 from mailkeep.dns.resolver import RecordType
-from mailkeep.net.smtp_client import ClientTimeouts, OutboundSettings, SMTPClientTransport
+from mailkeep.net.smtp_client import (
+    ClientTimeouts,
+    OutboundSettings,
+    SMTPClientTransport,
+    TLSLevel,
+)
 from mailkeep.protocol.smtp.grammar import Body, Notify
-from mailkeep.queue.models import QueuedMessage, QueuedRecipient
+from mailkeep.queue.models import QueuedMessage, QueuedRecipient, RecipientStatus
+from mailkeep.queue.spool import Spool, new_id
 from mailkeep.queue.transport import OutboundMessage, Outcome, RecipientResult
+from mailkeep.queue.worker import QueueWorker, WorkerSettings
 from tests.net.outbound_peers import RawPeer, dumped, ehlo_then, smtp_sink
 from tests.process.server import free_port
 
@@ -267,3 +277,89 @@ def test_dsn_parameters_are_passed_on() -> None:
     asyncio.run(run())
     assert seen[0] == f"MAIL FROM:<a@a.test> SIZE={len(BODY)} ENVID=env+201\r\n".encode()
     assert seen[1] == b"RCPT TO:<x@b.test> NOTIFY=FAILURE,SUCCESS ORCPT=rfc822;list+2Bx@a.test\r\n"
+
+
+async def _peer_behaviour(
+    kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """The raw peers of the queue test below (each misbehaves in one way)."""
+    if kind == "garbage":
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    elif kind == "long-line":
+        writer.write(b"250-" + b"y" * 1_000_000 + b"\r\n")
+    elif kind == "stall":
+        await asyncio.sleep(30)  # never greets
+    elif kind == "drop-mid-data":
+        await ehlo_then(reader, writer, ["PIPELINING"])
+        await reader.readuntil(b"DATA\r\n")
+        writer.write(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n")
+        await writer.drain()
+        await reader.read(10)
+        writer.transport.abort()
+        return
+    elif kind == "broken-certificate":  # offers STARTTLS, then answers the handshake with junk
+        await ehlo_then(reader, writer, ["STARTTLS"])
+        await reader.readline()
+        writer.write(b"220 2.0.0 go ahead\r\n")
+        await writer.drain()
+        await reader.read(100)  # the ClientHello
+        writer.write(b"-----BEGIN CERTIFICATE-----\r\nnot a certificate\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("garbage", "not a reply line"),
+        ("long-line", "reply line too long"),
+        ("stall", "no GREETING reply within 0.5 s"),
+        ("drop-mid-data", "connection"),
+        ("broken-certificate", "TLS handshake failed"),
+    ],
+)
+def test_a_misbehaving_peer_never_costs_a_queued_message(
+    tmp_path: Path, kind: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real worker and transport against each bad peer: the attempt is logged with its
+    reason, the message stays queued for a retry, and the next pass runs normally."""
+    spool = Spool(tmp_path / "queue")
+    spool_id = new_id(time.time())
+    envelope = QueuedMessage(
+        id=spool_id,
+        mail_from="a@a.test",
+        recipients=(QueuedRecipient("x@b.test"),),
+        created=time.time(),
+        size=len(BODY),
+    )
+    spool.put_sync(envelope, BODY)
+
+    async def run() -> tuple[int, int]:
+        async with RawPeer("127.0.0.2", lambda r, w: _peer_behaviour(kind, r, w)) as peer:
+            settings = OutboundSettings(
+                hostname="mx.a.test",
+                port=peer.port,
+                timeouts=ClientTimeouts(connect=2, greeting=0.5, command=0.5, data_end=2),
+                domain_tls={"b.test": TLSLevel.ENCRYPT} if kind == "broken-certificate" else {},
+            )
+            transport = SMTPClientTransport(settings, resolver("127.0.0.2"))
+            worker = QueueWorker(spool, transport, WorkerSettings(hostname="mx.a.test"))
+            first = await worker.run_once()
+            again = spool.load_sync(spool_id)  # as `mailkeep queue retry` does: due now
+            due = tuple(dataclasses.replace(r, next_attempt=0.0) for r in again.recipients)
+            spool.update_sync(again.with_recipients(due))
+            second = await worker.run_once()
+            return first.deferred, second.messages
+
+    with caplog.at_level(logging.INFO, logger="mailkeep.queue.worker"):
+        deferred, retried = asyncio.run(run())
+    assert deferred == 1
+    (kept,) = [spool.load_sync(i) for i in spool.list_ids()]
+    (rcpt,) = kept.recipients
+    assert rcpt.status is RecipientStatus.PENDING and rcpt.attempts >= 1
+    assert rcpt.last_error is not None and reason in rcpt.last_error, rcpt.last_error
+    assert spool.read_message_sync(spool_id) == BODY
+    attempts = [r for r in caplog.records if r.getMessage() == "queue attempt"]
+    assert attempts and all(getattr(r, "outcome", None) == "deferred" for r in attempts)
+    assert reason in str(getattr(attempts[0], "detail", ""))
+    assert retried == 1  # the worker is still working
