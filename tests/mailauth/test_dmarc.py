@@ -44,6 +44,8 @@ def zones() -> FakeResolver:
     fake.add_txt("_dmarc.two.example", "v=DMARC1; p=reject")
     fake.add_txt("_dmarc.other.example", "v=spf1 -all")
     fake.fail("_dmarc.down.example", RecordType.TXT)
+    fake.add_txt("_dmarc.long.example", "v=DMARC1; p=reject; rua=" + "x" * 3000)
+    fake.add_txt("_dmarc.garbage.example", "v=DMARC1; p=reject; \x00\xff;;=;=")
     return fake
 
 
@@ -86,6 +88,8 @@ TABLE = [
     ("other.example", SPF_NONE, NO_DKIM, DMARCResult.NONE, N, N),  # not a DMARC record
     ("broken.example", SPF_NONE, NO_DKIM, DMARCResult.PERMERROR, N, N),
     ("down.example", SPF_NONE, NO_DKIM, DMARCResult.TEMPERROR, N, N),
+    ("long.example", SPF_NONE, NO_DKIM, DMARCResult.PERMERROR, N, N),  # over 2 KB: not parsed
+    ("garbage.example", SPF_NONE, NO_DKIM, DMARCResult.PERMERROR, N, N),
 ]
 
 

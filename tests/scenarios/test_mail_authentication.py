@@ -225,3 +225,26 @@ def test_mailkeep_to_mailkeep_through_the_queue_passes_spf_dkim_dmarc(
     finally:
         a.stop()
         b.stop()
+
+
+def test_dns_failures_are_temperror_and_the_session_goes_on(
+    server: MailServer, dns: tuple[Zones, str], sender_keys: KeyStore
+) -> None:
+    """SERVFAIL for the sender's SPF and DMARC records: the message is delivered with
+    temperror results (nothing to enforce), and the same session sends the next one."""
+    zones, _ = dns
+    zones.servfail.update({("down.test", "TXT"), ("_dmarc.down.test", "TXT")})
+    good = message("Carol <carol@sender.test>", "after-failure")
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as client:
+        client.ehlo("mx.sender.test")
+        client.sendmail("x@down.test", [addr("bob")], message("x@down.test", "dns-down"))
+        client.sendmail(
+            "carol@sender.test",
+            [addr("bob")],
+            sign_message(good, sender_keys.signing_keys("sender.test")) + good,
+        )
+    stored = read_mailbox(server, addr("bob"))
+    [down] = [m for m in stored if b"Subject: dns-down" in m]
+    assert b"spf=temperror" in header(down) and b"dmarc=temperror" in header(down)
+    [after] = [m for m in stored if b"Subject: after-failure" in m]
+    assert b"dmarc=pass" in header(after)
