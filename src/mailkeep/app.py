@@ -132,6 +132,7 @@ def build_services(config: Config) -> Services:
         subaddress_separator=config.accounts.subaddress_separator,
         max_alias_depth=config.accounts.alias_max_depth,
         verified=verified,
+        scram_iterations=config.accounts.scram_iterations,
     )
     throttle_fields = logins.model_dump(
         exclude={"verified_cache_seconds", "verified_cache_entries"}

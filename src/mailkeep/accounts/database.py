@@ -52,6 +52,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (domain_id, local_key, target_key)
         )""",
     ),
+    # 2: SCRAM-SHA-256 keys (RFC 5802 3) beside the argon2id hash. NULL until computed:
+    # users made before this migration get them at their next password login.
+    (
+        "ALTER TABLE users ADD COLUMN scram_salt BLOB",
+        "ALTER TABLE users ADD COLUMN scram_iterations INTEGER",
+        "ALTER TABLE users ADD COLUMN scram_stored_key BLOB",
+        "ALTER TABLE users ADD COLUMN scram_server_key BLOB",
+        """CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        )""",
+        # Keys the salts of unknown users are derived from, so a SCRAM prober sees the same
+        # salt on every try and cannot tell unknown names from known ones.
+        "INSERT INTO secrets (name, value) VALUES ('scram_fake_salt_key', randomblob(32))",
+    ),
 )
 
 

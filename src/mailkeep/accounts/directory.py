@@ -12,6 +12,12 @@ Implementation notes:
   UserError with one line before anything is committed, so a refused change changes nothing.
 - ``resolve``: see accounts.resolution for the order and the loop rules. A user and an
   alias never share an address (refused on add).
+- Each password is kept twice, never in clear: an argon2id hash (PLAIN, LOGIN, USER/PASS)
+  and SCRAM-SHA-256 keys (RFC 5802 3: salt, iterations, StoredKey, ServerKey). Both are
+  made whenever a password is set; users from before SCRAM get their keys at their next
+  successful password login, the one moment the password is in hand. ``scram_ready`` says
+  when every enabled user has keys: only then do the protocols offer SCRAM, so no client
+  picks a mechanism that must fail for its user.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 from mailkeep.accounts import queries, resolution
 from mailkeep.accounts.database import open_database
 from mailkeep.accounts.models import Alias, Domain, Outcome, Resolution, User
-from mailkeep.accounts.passwords import PasswordError, PasswordHasher
+from mailkeep.accounts.passwords import PasswordError, PasswordHasher, scram_keys
 from mailkeep.accounts.verified import VerifiedLogins
 from mailkeep.errors import UserError
 from mailkeep.mail.address import (
@@ -38,11 +44,14 @@ from mailkeep.mail.address import (
     split_subaddress,
 )
 from mailkeep.mail.hostname import check_hostname, to_alabel, to_ulabel
+from mailkeep.protocol.sasl.exchange import ScramCredentials
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "accounts.sqlite3"  # under data_dir
 DEFAULT_MAX_ALIAS_DEPTH = 10  # the config's default; see config.schema.Accounts
+DEFAULT_SCRAM_ITERATIONS = 10_000  # the config's default; see config.schema.Accounts
+_SCRAM_READY_RECHECK_SECONDS = 30.0  # while some users lack keys (an upgraded database)
 
 
 class Directory:
@@ -55,6 +64,7 @@ class Directory:
         hasher: PasswordHasher | None = None,
         subaddress_separator: str = "+",
         max_alias_depth: int = DEFAULT_MAX_ALIAS_DEPTH,
+        scram_iterations: int = DEFAULT_SCRAM_ITERATIONS,
         clock: Callable[[], float] = time.time,
         verified: VerifiedLogins | None = None,
     ) -> None:
@@ -69,6 +79,13 @@ class Directory:
         self._max_depth = max_alias_depth
         self._clock = clock
         self._verified = verified
+        self.scram_iterations = scram_iterations
+        row = self._db.execute(
+            "SELECT value FROM secrets WHERE name = 'scram_fake_salt_key'"
+        ).fetchone()
+        self.scram_fake_salt_key = bytes(row[0])
+        self._scram_ready = False
+        self._scram_checked = float("-inf")
 
     def close(self) -> None:
         with self._lock:
@@ -199,12 +216,13 @@ class Directory:
         """Create a user; the password is hashed before any lock is taken."""
         parsed = _parse(address)
         _check_quota(quota_bytes, quota_messages)
-        encoded = self._hash(password)
+        encoded, keys = self._hash(password)
         with self._write() as db:
             domain_id = self._check_new_user(db, parsed)
             cursor = db.execute(
                 "INSERT INTO users (domain_id, local, local_key, password_hash, quota_bytes,"
-                " quota_messages, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " quota_messages, created, scram_salt, scram_iterations, scram_stored_key,"
+                " scram_server_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     domain_id,
                     parsed.local,
@@ -213,6 +231,10 @@ class Directory:
                     quota_bytes,
                     quota_messages,
                     int(self._clock()),
+                    keys.salt,
+                    keys.iterations,
+                    keys.stored_key,
+                    keys.server_key,
                 ),
             )
             user_id = cursor.lastrowid
@@ -285,11 +307,12 @@ class Directory:
 
     def set_password(self, address: str, password: str) -> None:
         parsed = _parse(address)
-        encoded = self._hash(password)
+        encoded, keys = self._hash(password)
         with self._write() as db:
             user_id = self._require_user(db, parsed)
             db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
             self._forget(user_id)
+            _store_scram_keys(db, user_id, keys)
 
     def set_disabled(self, address: str, disabled: bool) -> User:
         """Disable (no login, no delivery) or enable a user."""
@@ -431,6 +454,8 @@ class Directory:
             return self.user_by_id(user_id)
         if not self._hasher.verify(encoded, password) or row.disabled:
             return None
+        if row.scram_iterations != self.scram_iterations:
+            self._add_scram_keys(user_id, password)
         if self._hasher.needs_rehash(encoded):
             fresh = self._hasher.hash(password)
             try:
@@ -444,6 +469,53 @@ class Directory:
         elif verified is not None:
             verified.remember(user_id, encoded, password)
         return self.user_by_id(user_id)
+
+    def scram_credentials(self, login: str) -> tuple[int, ScramCredentials] | None:
+        """The user id and stored SCRAM keys for ``login`` (a full address), or None: no such
+        user, disabled, or no keys yet."""
+        try:
+            address = parse_address(login)
+        except AddressError:
+            return None
+        with self._read() as db:
+            row = queries.user_row(db, address)
+            if row is None or row.disabled or row.scram_iterations is None:
+                return None
+            salt, iterations, stored, server = db.execute(
+                "SELECT scram_salt, scram_iterations, scram_stored_key, scram_server_key"
+                " FROM users WHERE id = ?",
+                (row.id,),
+            ).fetchone()
+        return row.id, ScramCredentials(bytes(salt), int(iterations), bytes(stored), bytes(server))
+
+    def scram_ready(self) -> bool:
+        """True when every enabled user has SCRAM keys, so SCRAM can be offered to anyone.
+        Once true it stays true (every new password comes with keys); until then it is
+        looked up again at most every few seconds."""
+        if self._scram_ready:
+            return True
+        now = time.monotonic()
+        if now - self._scram_checked < _SCRAM_READY_RECHECK_SECONDS:
+            return False
+        self._scram_checked = now
+        with self._lock:
+            missing = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE disabled = 0"
+                " AND scram_stored_key IS NULL)"
+            ).fetchone()[0]
+        self._scram_ready = not missing
+        return self._scram_ready
+
+    def _add_scram_keys(self, user_id: int, password: str) -> None:
+        """Keys for a user who has none (or other iterations), from a password just verified."""
+        try:
+            keys = scram_keys(password, self.scram_iterations)
+            with self._lock:
+                _store_scram_keys(self._db, user_id, keys)
+        except (PasswordError, sqlite3.Error) as exc:  # the login stands; the next retries
+            log.warning("scram keys not stored user_id=%d error=%s", user_id, exc)
+            return
+        self._scram_checked = float("-inf")  # perhaps the last user without keys
 
     def may_send_as(self, user: User, address: Address | str) -> bool:
         """May ``user`` use ``address`` as the envelope or header sender?
@@ -480,9 +552,10 @@ class Directory:
         if self._verified is not None:
             self._verified.forget_user(user_id)
 
-    def _hash(self, password: str) -> str:
+    def _hash(self, password: str) -> tuple[str, ScramCredentials]:
+        """The argon2id hash and the SCRAM keys of a new password."""
         try:
-            return self._hasher.hash(password)
+            return self._hasher.hash(password), scram_keys(password, self.scram_iterations)
         except PasswordError as exc:
             raise UserError(str(exc)) from None
 
@@ -527,6 +600,14 @@ def _parse(text: str) -> Address:
         return parse_address(text.strip())
     except AddressError as exc:
         raise UserError(str(exc)) from None
+
+
+def _store_scram_keys(db: sqlite3.Connection, user_id: int, keys: ScramCredentials) -> None:
+    db.execute(
+        "UPDATE users SET scram_salt = ?, scram_iterations = ?, scram_stored_key = ?,"
+        " scram_server_key = ? WHERE id = ?",
+        (keys.salt, keys.iterations, keys.stored_key, keys.server_key, user_id),
+    )
 
 
 def _user_by_id(db: sqlite3.Connection, user_id: int) -> User:

@@ -12,13 +12,17 @@ user takes as long as one with a wrong password and does not reveal whether the 
 from __future__ import annotations
 
 import secrets
-import stringprep
 import threading
-import unicodedata
 from typing import Final
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from mailkeep.protocol.sasl.exchange import ScramCredentials
+from mailkeep.protocol.sasl.saslprep import saslprep
+from mailkeep.protocol.sasl.scram import derive_credentials
+
+SCRAM_SALT_SIZE = 16  # bytes; RFC 5802 leaves it open, 128 bits as for argon2id
 
 # The argon2id minimum of the OWASP Password Storage Cheat Sheet: 19 MiB, 2 passes, one lane.
 # A mail server verifies a password on every IMAP, POP3 and submission login, so RFC 9106's
@@ -41,46 +45,25 @@ class PasswordError(ValueError):
 
 
 def prepare_password(password: str) -> str:
-    """RFC 4013 SASLprep for a stored string: map, NFKC, refuse prohibited characters.
+    """RFC 4013 SASLprep for a stored string (protocol.sasl.saslprep, the one implementation
+    SCRAM uses too): map, NFKC, refuse prohibited characters.
 
     Raises PasswordError saying why. Verification prepares the offered password the same way,
     so "é" typed precomposed or decomposed, or a no-break space, still matches.
     """
-    # RFC 4013 2.1: non-ASCII spaces become SPACE; "commonly mapped to nothing" disappear.
-    mapped = "".join(
-        " " if stringprep.in_table_c12(ch) else ch
-        for ch in password
-        if not stringprep.in_table_b1(ch)
-    )
-    prepared = unicodedata.normalize("NFKC", mapped)  # RFC 4013 2.2
+    try:
+        prepared = saslprep(password)
+    except ValueError as exc:
+        raise PasswordError(f"the password {exc}") from None
     if not prepared:
         raise PasswordError("the password is empty")
-    for ch in prepared:
-        if _prohibited(ch):  # RFC 4013 2.3 and 2.5 (unassigned code points, stored strings)
-            raise PasswordError(f"the password contains a prohibited character U+{ord(ch):04X}")
-    # RFC 3454 6 (via RFC 4013 2.4): right-to-left text must not mix with left-to-right text
-    # and must start and end with a right-to-left character.
-    if any(stringprep.in_table_d1(ch) for ch in prepared):
-        if any(stringprep.in_table_d2(ch) for ch in prepared) or not (
-            stringprep.in_table_d1(prepared[0]) and stringprep.in_table_d1(prepared[-1])
-        ):
-            raise PasswordError("the password mixes right-to-left and left-to-right text")
     return prepared
 
 
-def _prohibited(ch: str) -> bool:
-    return (
-        stringprep.in_table_c12(ch)
-        or stringprep.in_table_c21_c22(ch)
-        or stringprep.in_table_c3(ch)
-        or stringprep.in_table_c4(ch)
-        or stringprep.in_table_c5(ch)
-        or stringprep.in_table_c6(ch)
-        or stringprep.in_table_c7(ch)
-        or stringprep.in_table_c8(ch)
-        or stringprep.in_table_c9(ch)
-        or stringprep.in_table_a1(ch)
-    )
+def scram_keys(password: str, iterations: int) -> ScramCredentials:
+    """Fresh SCRAM-SHA-256 keys (RFC 5802 3, RFC 7677) for ``password``, random salt."""
+    prepare_password(password)  # the same refusals as for the hash, with its messages
+    return derive_credentials(password, secrets.token_bytes(SCRAM_SALT_SIZE), iterations)
 
 
 class PasswordHasher:

@@ -18,6 +18,7 @@ class UserRow:
     address: Address
     password_hash: str
     disabled: bool
+    scram_iterations: int | None = None  # None: no SCRAM keys stored yet
 
 
 def stored_address(text: str) -> Address:
@@ -39,13 +40,16 @@ def catchall(db: sqlite3.Connection, domain: int) -> Address | None:
 def user_row(db: sqlite3.Connection, address: Address) -> UserRow | None:
     """The user whose address is ``address`` (compared by key), or None."""
     row = db.execute(
-        "SELECT u.id, u.local, u.password_hash, u.disabled FROM users u JOIN domains d"
-        " ON d.id = u.domain_id WHERE d.name = ? AND u.local_key = ?",
+        "SELECT u.id, u.local, u.password_hash, u.disabled, u.scram_iterations FROM users u"
+        " JOIN domains d ON d.id = u.domain_id WHERE d.name = ? AND u.local_key = ?",
         (address.domain, fold_local(address.local)),
     ).fetchone()
     if row is None:
         return None
-    return UserRow(int(row[0]), Address(row[1], address.domain), str(row[2]), bool(row[3]))
+    iterations = None if row[4] is None else int(row[4])
+    return UserRow(
+        int(row[0]), Address(row[1], address.domain), str(row[2]), bool(row[3]), iterations
+    )
 
 
 def user_by_id(db: sqlite3.Connection, user_id: int) -> User | None:

@@ -63,6 +63,7 @@ def open_directory(config: Config) -> Directory:
         config.data_dir / DATABASE_NAME,
         subaddress_separator=config.accounts.subaddress_separator,
         max_alias_depth=config.accounts.alias_max_depth,
+        scram_iterations=config.accounts.scram_iterations,
     )
 
 

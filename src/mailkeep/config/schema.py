@@ -177,6 +177,15 @@ class Accounts(Section):
         le=100,
         description="How deeply aliases may point to aliases; deeper is a routing loop.",
     )
+    # RFC 7677 4: at least 4096. Each login costs the client this many HMACs, and the stored
+    # keys are what an attacker with the database would brute-force, so more than the minimum.
+    scram_iterations: int = Field(
+        10_000,
+        ge=4096,
+        le=1_000_000,
+        description="PBKDF2 iterations of the stored SCRAM-SHA-256 keys; a change applies "
+        "to each user at their next password login.",
+    )
 
 
 class Server(Section):

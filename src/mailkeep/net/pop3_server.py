@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from mailkeep import log as logctx
 from mailkeep.accounts.directory import Directory
-from mailkeep.accounts.login import attempt_login
+from mailkeep.accounts.login import (
+    LoginAttempt,
+    ScramLogin,
+    attempt_login,
+    offered_mechanisms,
+    sasl_mechanism,
+)
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.net.connection import Connection, ReadTimeout, ShuttingDown
@@ -32,12 +38,15 @@ from mailkeep.protocol.pop3.events import (
     Event,
     LoginRequested,
     RetrieveRequested,
+    ScramFinished,
+    ScramLookupRequested,
     StartTLSRequested,
     UpdateRequested,
     Write,
 )
 from mailkeep.protocol.pop3.multiline import DotStuffer
 from mailkeep.protocol.pop3.server import MaildropEntry, POP3ServerConnection, POP3Settings
+from mailkeep.protocol.sasl import Failure, ScramLookup, Success
 from mailkeep.store.errors import MessageNotFound, StoreError
 from mailkeep.store.interface import MailStore
 from mailkeep.store.models import INBOX, Flag, FlagOp, UidSet
@@ -56,10 +65,14 @@ class POP3Limits:
     max_connections_per_ip: int = 20
 
 
+PASSWORD_MECHANISMS = ("PLAIN",)  # SCRAM-SHA-256 comes first once every user has keys
+
+
 @dataclass(slots=True)
 class _Session:
     user: User | None = None
     mailbox_id: int = 0
+    scram: ScramLogin | None = None
 
 
 class POP3Server:
@@ -106,7 +119,9 @@ class POP3Server:
                 tls_available=conn.tls is None,
                 max_line=self.limits.max_line,
                 max_errors=self.limits.max_errors,
-            )
+                sasl_mechanisms=tuple(offered_mechanisms(self.directory, PASSWORD_MECHANISMS)),
+            ),
+            mechanisms=lambda name: sasl_mechanism(self.directory, name),
         )
         await conn.write(core.greeting())
         while True:
@@ -115,7 +130,15 @@ class POP3Server:
                 await conn.write(event.data)
             elif isinstance(event, ConnectionClosed):
                 return
-            elif isinstance(event, (LoginRequested, RetrieveRequested, StartTLSRequested)):
+            elif isinstance(event, ScramLookupRequested):
+                session.scram = ScramLogin(
+                    self.directory, self.throttle, protocol="pop3", ip=conn.peer.host
+                )
+                lookup = ScramLookup(event.authzid, event.username)
+                core.scram_keys(await session.scram.lookup(lookup))
+            elif isinstance(
+                event, (LoginRequested, ScramFinished, RetrieveRequested, StartTLSRequested)
+            ):
                 await self._answer(conn, core, session, event)
             elif isinstance(event, UpdateRequested):
                 core.update_finished(await self._update(session, event.deleted_uids))
@@ -135,6 +158,18 @@ class POP3Server:
     ) -> None:
         if isinstance(event, LoginRequested):
             await self._login(conn, core, session, event)
+        elif isinstance(event, ScramFinished):
+            scram, session.scram = session.scram, None
+            if scram is None:  # failed before naming a user
+                scram = ScramLogin(
+                    self.directory, self.throttle, protocol="pop3", ip=conn.peer.host
+                )
+            outcome = (
+                Success(event.authzid, event.username)
+                if event.verified
+                else Failure(event.reason, event.username)
+            )
+            await self._open(core, session, await scram.finish(outcome))
         elif isinstance(event, StartTLSRequested):
             if event.discarded_bytes:
                 log.info("discarded bytes sent after stls", extra={"bytes": event.discarded_bytes})
@@ -159,6 +194,12 @@ class POP3Server:
             password=event.password,
             authzid=event.authzid,
         )
+        await self._open(core, session, attempt)
+
+    async def _open(
+        self, core: POP3ServerConnection, session: _Session, attempt: LoginAttempt
+    ) -> None:
+        """Lock and open the maildrop of a user who logged in, or refuse the login."""
         user = attempt.user
         if user is None:
             core.login_rejected(r.LOGIN_LOCKED if attempt.locked_out else r.LOGIN_FAILED)

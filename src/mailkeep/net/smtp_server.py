@@ -31,14 +31,14 @@ from dataclasses import dataclass, replace
 
 from mailkeep import log as logctx
 from mailkeep.accounts.directory import Directory
-from mailkeep.accounts.login import attempt_login
+from mailkeep.accounts.login import ScramLogin, attempt_login, offered_mechanisms, sasl_mechanism
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.delivery.pipeline import ClientInfo, Sender, Transaction
 from mailkeep.delivery.policy import MailPolicy
 from mailkeep.delivery.ratelimit import RateLimiter
 from mailkeep.net.connection import Connection, HandshakeFailed, ReadTimeout, ShuttingDown
-from mailkeep.protocol.sasl.exchange import PasswordCheck
+from mailkeep.protocol.sasl.exchange import Failure, PasswordCheck, ScramCredentials, Success
 from mailkeep.protocol.smtp import replies
 from mailkeep.protocol.smtp.events import (
     NEED_DATA,
@@ -77,6 +77,9 @@ TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections from your addre
 RATE_LIMITED = Reply(451, "4.7.1", "Too many messages, slow down and try again later")
 LOGIN_LOCKED = Reply(454, "4.7.0", "Too many failed logins, try again later")
 
+# SCRAM-SHA-256 comes first once every user has keys (accounts.login.offered_mechanisms).
+PASSWORD_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN")
+
 _IN_TRANSACTION = frozenset({State.MAIL, State.RCPT, State.CHUNKING, State.DATA, State.BDAT})
 _READING_MESSAGE = frozenset({State.DATA, State.BDAT})
 
@@ -96,6 +99,7 @@ class _Session:
     client: ClientInfo
     user: User | None = None
     login: str | None = None  # the authcid being checked
+    scram: ScramLogin | None = None  # a SCRAM exchange past its key lookup
     txn: Transaction | None = None
     chunks: list[bytes] | None = None
 
@@ -150,16 +154,21 @@ class SMTPServer:
             listener = Listener.MX
         else:
             listener = Listener.SUBMISSIONS if conn.tls is not None else Listener.SUBMISSION
+        mechanisms = PASSWORD_MECHANISMS
+        if not self.mx or self.auth_on_mx:
+            mechanisms = tuple(offered_mechanisms(self.directory, PASSWORD_MECHANISMS))
         return SMTPServerConnection(
             ServerConfig(
                 hostname=self.hostname,
                 listener=listener,
                 tls_available=conn.tls is None,
                 tls_active=conn.tls is not None,
+                auth_mechanisms=mechanisms,
                 auth_on_mx=self.auth_on_mx,
                 reject_early_talkers=self.reject_early_talkers,
                 limits=self.limits,
-            )
+            ),
+            mechanisms=lambda name: sasl_mechanism(self.directory, name),
         )
 
     async def _serve(self, conn: Connection) -> None:
@@ -233,11 +242,14 @@ class SMTPServer:
 
     async def _check_login(
         self, conn: Connection, session: _Session, event: AuthCheck
-    ) -> bool | None:
+    ) -> bool | ScramCredentials | None:
         request = event.request
-        if not isinstance(request, PasswordCheck):
-            return None  # a ScramLookup: SCRAM is not offered until accounts store its keys
         session.login = request.authcid
+        if not isinstance(request, PasswordCheck):  # SCRAM's key lookup
+            session.scram = ScramLogin(
+                self.directory, self.throttle, protocol="smtp", ip=conn.peer.host
+            )
+            return await session.scram.lookup(request)
         attempt = await attempt_login(
             self.directory,
             self.throttle,
@@ -266,6 +278,12 @@ class SMTPServer:
             session.txn = session.chunks = None
             return event.reply
         if isinstance(event, AuthCompleted):
+            scram, session.scram = session.scram, None
+            if scram is not None:
+                attempt = await scram.finish(Success(event.authzid, event.authcid))
+                if attempt.user is None:
+                    return LOGIN_LOCKED if attempt.locked_out else replies.AUTH_FAILED
+                session.user = attempt.user
             if session.user is None:
                 return replies.AUTH_FAILED
             session.client = replace(session.client, user=session.user)
@@ -273,6 +291,9 @@ class SMTPServer:
             log.info("smtp login", extra={"mechanism": event.mechanism})
             return event.reply
         if isinstance(event, AuthFailed):
+            scram, session.scram = session.scram, None
+            if scram is not None:
+                await scram.finish(Failure(event.reason, event.authcid))
             return self._auth_failed(conn, session, event)
         if isinstance(event, MailFrom):
             return await self._mail(conn, session, event)

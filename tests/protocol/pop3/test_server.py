@@ -14,6 +14,8 @@ from mailkeep.protocol.pop3.events import (
     ConnectionClosed,
     LoginRequested,
     RetrieveRequested,
+    ScramFinished,
+    ScramLookupRequested,
     StartTLSRequested,
     UpdateRequested,
     Write,
@@ -21,6 +23,7 @@ from mailkeep.protocol.pop3.events import (
 from mailkeep.protocol.pop3.multiline import DotStuffer, stuff_lines
 from mailkeep.protocol.pop3.server import MaildropEntry, POP3ServerConnection, POP3Settings
 from mailkeep.protocol.pop3.states import State
+from mailkeep.protocol.sasl.scram import ScramSHA256Server, derive_credentials
 
 DROP = [MaildropEntry(10, 120, "7.10"), MaildropEntry(11, 200, "7.11")]
 
@@ -262,3 +265,82 @@ def test_dot_stuffing_round_trip(data: bytes, chunk: int) -> None:
     assert all(not line.startswith(b".") or line.startswith(b"..") for line in lines)
     unstuffed = b"\n".join(line[1:] if line.startswith(b".") else line for line in lines)
     assert unstuffed == data or unstuffed == data + b"\r\n"
+
+
+# RFC 7677 3 (user "user", password "pencil") through POP3 AUTH (RFC 5034).
+SCRAM_NONCE = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+SCRAM_SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+SCRAM_FIRST = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+SCRAM_FINAL = (
+    b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+    b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+)
+
+
+def scram_conn() -> POP3ServerConnection:
+    settings = POP3Settings(
+        "mail.example.test",
+        tls_active=True,
+        tls_available=False,
+        sasl_mechanisms=("SCRAM-SHA-256", "PLAIN"),
+    )
+    return POP3ServerConnection(
+        settings, mechanisms=lambda name: ScramSHA256Server(nonce=lambda: SCRAM_NONCE)
+    )
+
+
+def b64line(data: bytes) -> bytes:
+    return base64.b64encode(data) + b"\r\n"
+
+
+@pytest.mark.parametrize("initial", [True, False])
+def test_auth_scram_sha_256_rfc7677_vector(initial: bool) -> None:
+    conn = scram_conn()
+    assert b"SASL SCRAM-SHA-256 PLAIN\r\n" in talk(conn, b"CAPA\r\n")
+    if initial:
+        conn.receive_data(b"AUTH SCRAM-SHA-256 " + b64line(SCRAM_FIRST))
+    else:
+        assert talk(conn, b"AUTH SCRAM-SHA-256\r\n") == b"+ \r\n"
+        conn.receive_data(b64line(SCRAM_FIRST))
+    assert drain(conn) == [ScramLookupRequested("", "user")]
+    conn.scram_keys(derive_credentials("pencil", SCRAM_SALT, 4096))
+    server_first = drain(conn)
+    assert server_first == [
+        Write(b"+ " + b64line(b"r=rOprNGfwEbeRWgbNEkqO" + SCRAM_NONCE.encode() + b",s="
+              + base64.b64encode(SCRAM_SALT) + b",i=4096"))
+    ]  # fmt: skip
+    conn.receive_data(b64line(SCRAM_FINAL))
+    assert drain(conn) == [
+        Write(b"+ " + b64line(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="))
+    ]
+    conn.receive_data(b"\r\n")  # the client's empty answer to the server-final message
+    assert drain(conn) == [ScramFinished("", "user", verified=True)]
+    conn.login_accepted(DROP)
+    assert drain(conn) == [Write(b"+OK maildrop has 2 messages (320 octets)\r\n")]
+    assert conn.state is State.TRANSACTION
+
+
+def test_auth_scram_wrong_proof_and_cancel() -> None:
+    conn = scram_conn()
+    conn.receive_data(b"AUTH SCRAM-SHA-256 " + b64line(SCRAM_FIRST))
+    assert drain(conn) == [ScramLookupRequested("", "user")]
+    conn.scram_keys(derive_credentials("not pencil", SCRAM_SALT, 4096))
+    drain(conn)
+    conn.receive_data(b64line(SCRAM_FINAL))
+    [finished] = drain(conn)
+    assert isinstance(finished, ScramFinished) and not finished.verified
+    conn.login_rejected()
+    assert drain(conn) == [Write(r.LOGIN_FAILED.encode())]
+    assert conn.state is State.AUTHORIZATION
+    # cancelled after the lookup: back to AUTHORIZATION, the session goes on
+    conn.receive_data(b"AUTH SCRAM-SHA-256 " + b64line(SCRAM_FIRST))
+    drain(conn)
+    conn.scram_keys(None)
+    drain(conn)
+    assert talk(conn, b"*\r\n") == r.AUTH_CANCELLED.encode()
+    assert conn.state is State.AUTHORIZATION
+    assert talk(conn, b"NOOP\r\n") == b"+OK \r\n"  # the session goes on
+    assert talk(conn, b"AUTH SCRAM-SHA-256 !!!\r\n") == r.AUTH_BAD_RESPONSE.encode()
+    assert talk(conn, b"AUTH SCRAM-SHA-256 " + b64line(b"p=x,,n=u,r=1")) == (
+        r.AUTH_BAD_RESPONSE.encode()
+    )  # channel binding asked for: refused before any lookup

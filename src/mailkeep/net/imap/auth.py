@@ -1,4 +1,5 @@
-"""LOGIN and AUTHENTICATE (RFC 9051 6.2.2, 6.2.3; RFC 4959 SASL-IR; RFC 4616 PLAIN).
+"""LOGIN and AUTHENTICATE (RFC 9051 6.2.2, 6.2.3; RFC 4959 SASL-IR; RFC 4616 PLAIN;
+RFC 5802 and RFC 7677 SCRAM-SHA-256).
 
 Credentials are accepted only over TLS: on the plaintext port before STARTTLS the answer is
 NO [PRIVACYREQUIRED] (RFC 9051 6.2.3 LOGINDISABLED), unless the client's address is in
@@ -12,9 +13,13 @@ from __future__ import annotations
 import logging
 
 from mailkeep import log as logctx
-from mailkeep.accounts.login import attempt_login
+from mailkeep.accounts.login import (
+    ScramLogin,
+    attempt_login,
+    sasl_mechanism,
+)
 from mailkeep.accounts.models import User
-from mailkeep.net.imap.capability import capabilities
+from mailkeep.net.imap.capability import capabilities, mechanisms
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -25,13 +30,13 @@ from mailkeep.protocol.sasl import (
     Failure,
     NeedCheck,
     PasswordCheck,
+    ScramLookup,
     Step,
-    new_mechanism,
+    Success,
 )
 
 log = logging.getLogger(__name__)
 
-MECHANISMS = ("PLAIN",)  # over TLS only; SCRAM needs stored keys the directory lacks
 NO_MECHANISM = r.no("unsupported authentication mechanism", Code("CANNOT"))
 BAD_UNAUTHENTICATE_OFF = r.bad("UNAUTHENTICATE is disabled on this server")
 NO_TOO_MANY_SESSIONS = r.no("too many sessions for this user", Code("LIMIT"))  # RFC 5530
@@ -51,7 +56,8 @@ async def authenticate(
     if not session.may_send_credentials:
         return r.NO_LOGIN_DISABLED
     name = command.mechanism.upper()
-    mechanism = new_mechanism(name) if name in MECHANISMS else None
+    offered = mechanisms(session)
+    mechanism = sasl_mechanism(session.services.directory, name) if name in offered else None
     if mechanism is None:
         return NO_MECHANISM
     session.sasl = (tag, mechanism)
@@ -60,13 +66,38 @@ async def authenticate(
 
 async def sasl_response(session: Session, data: bytes) -> StatusResponse | None:
     assert session.sasl is not None
+    verified, session.sasl_verified = session.sasl_verified, None
+    if verified is not None:  # the answer to SCRAM's server-final message
+        session.sasl = None
+        return start_session(session, verified) if not data else r.NO_AUTH_FAILED
     return await _step(session, session.sasl[1].respond(data))
 
 
 async def _step(session: Session, step: Step) -> StatusResponse | None:
+    while isinstance(step, NeedCheck) and isinstance(step.request, ScramLookup):
+        assert session.sasl is not None
+        session.scram = ScramLogin(
+            session.services.directory,
+            session.services.throttle,
+            protocol="imap",
+            ip=session.conn.peer.host,
+        )
+        step = session.sasl[1].answer(await session.scram.lookup(step.request))
     if isinstance(step, Challenge):
         await session.send(Continuation(data=step.data))
         return None
+    scram, session.scram = session.scram, None
+    if scram is not None and isinstance(step, (Success, Failure)):
+        attempt = await scram.finish(step)
+        if attempt.user is None:
+            session.sasl = None
+            return r.NO_AUTH_FAILED
+        if isinstance(step, Success) and step.final is not None:
+            session.sasl_verified = attempt.user
+            await session.send(Continuation(data=step.final))
+            return None
+        session.sasl = None
+        return start_session(session, attempt.user)
     session.sasl = None
     if isinstance(step, NeedCheck) and isinstance(step.request, PasswordCheck):
         request = step.request

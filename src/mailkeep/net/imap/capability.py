@@ -6,7 +6,10 @@ mechanisms. Before login: the login-related capabilities. After login: the exten
 
 from __future__ import annotations
 
+from mailkeep.accounts.login import offered_mechanisms
 from mailkeep.net.imap.session import Session
+
+PASSWORD_MECHANISMS = ("PLAIN",)  # over TLS only; SCRAM-SHA-256 joins when users have keys
 
 BEFORE_LOGIN = ("IMAP4rev1", "IMAP4rev2", "ID", "ENABLE", "LITERAL+", "SASL-IR")
 AFTER_LOGIN = (
@@ -56,4 +59,9 @@ def capabilities(session: Session) -> list[str]:
         if session.may_send_credentials:  # imap.plaintext_login_networks
             return [*BEFORE_LOGIN, "STARTTLS", "AUTH=PLAIN"]
         return [*BEFORE_LOGIN, "STARTTLS", "LOGINDISABLED"]
-    return [*BEFORE_LOGIN, "AUTH=PLAIN"]
+    return [*BEFORE_LOGIN, *(f"AUTH={name}" for name in mechanisms(session))]
+
+
+def mechanisms(session: Session) -> list[str]:
+    """The mechanisms AUTHENTICATE takes now (listed as AUTH=... over TLS before login)."""
+    return offered_mechanisms(session.services.directory, PASSWORD_MECHANISMS)

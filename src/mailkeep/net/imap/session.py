@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailkeep.accounts.directory import Directory
+from mailkeep.accounts.login import ScramLogin
 from mailkeep.accounts.models import User
 from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.net.connection import Connection
@@ -116,6 +117,11 @@ class Session:
     subscription: Subscription | None = None
     #: an AUTHENTICATE exchange in progress: (tag, mechanism)
     sasl: tuple[str, ServerMechanism] | None = None
+    #: the accounts' side of a SCRAM exchange in progress
+    scram: ScramLogin | None = None
+    #: SCRAM succeeded and its server-final message went out: the user, once the client
+    #: acknowledges it with an empty response
+    sasl_verified: User | None = None
     #: the tag of an IDLE in progress
     idle_tag: str | None = None
     #: commands before login (bounded by the config)

@@ -27,6 +27,25 @@ class LoginRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ScramLookupRequested:
+    """AUTH SCRAM-SHA-256 named a user: give their stored keys (or None) to ``scram_keys``."""
+
+    authzid: str
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScramFinished:
+    """The SCRAM exchange ended (``verified``: the client proved the password; ``reason``
+    says why not). Judge it, then call ``login_accepted`` or ``login_rejected``."""
+
+    authzid: str
+    username: str
+    verified: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StartTLSRequested:
     """The +OK to STLS has been queued; after writing it, upgrade the connection and call
     ``tls_started()``. Bytes that arrived after the STLS line were discarded."""
@@ -71,6 +90,8 @@ NEED_DATA = _NeedData()
 Event = (
     Write
     | LoginRequested
+    | ScramLookupRequested
+    | ScramFinished
     | StartTLSRequested
     | RetrieveRequested
     | UpdateRequested

@@ -9,6 +9,10 @@ Implementation notes (invariants):
 - Deletion marks are only in memory until QUIT; a dropped connection deletes nothing.
 - Bytes that follow an STLS command in the same read are discarded (STARTTLS injection).
 - Login is refused on a connection without TLS (RFC 2595 4; "[AUTH]" code of RFC 3206).
+- AUTH (RFC 5034) drives a protocol.sasl mechanism: challenges go out as "+ base64", a
+  password to check becomes LoginRequested, SCRAM's key lookup ScramLookupRequested and its
+  end ScramFinished. SCRAM's server-final message goes out as a last challenge that the
+  client answers with an empty line (RFC 5034 4) before the verdict is asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from mailkeep.protocol.pop3.events import (
     Event,
     LoginRequested,
     RetrieveRequested,
+    ScramFinished,
+    ScramLookupRequested,
     StartTLSRequested,
     UpdateRequested,
     Write,
@@ -35,6 +41,16 @@ from mailkeep.protocol.pop3.events import (
 from mailkeep.protocol.pop3.multiline import stuff_lines
 from mailkeep.protocol.pop3.responses import Response
 from mailkeep.protocol.pop3.states import ALLOWED, KNOWN_COMMANDS, State
+from mailkeep.protocol.sasl import (
+    Challenge,
+    NeedCheck,
+    PasswordCheck,
+    ScramCredentials,
+    ServerMechanism,
+    Step,
+    Success,
+    new_mechanism,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +72,23 @@ class POP3Settings:
     #: responses; a bounded but larger limit serves both.
     max_line: int = 8192
     max_errors: int = 10
+    #: AUTH mechanisms offered (over TLS), by their SASL names
+    sasl_mechanisms: tuple[str, ...] = ("PLAIN",)
 
 
 class POP3ServerConnection:
     """One POP3 session. Feed ``receive_data``; act on ``next_event`` until NEED_DATA."""
 
-    def __init__(self, settings: POP3Settings) -> None:
+    def __init__(
+        self,
+        settings: POP3Settings,
+        mechanisms: Callable[[str], ServerMechanism | None] = new_mechanism,
+    ) -> None:
         self.settings = settings
+        self._new_mechanism = mechanisms
+        self._exchange: ServerMechanism | None = None
+        self._looked_up = False  # the exchange asked for stored keys (SCRAM)
+        self._verified: Success | None = None  # server-final sent, waiting for its answer
         self.state = State.AUTHORIZATION
         self.tls_active = settings.tls_active
         self._buffer = bytearray()
@@ -118,6 +144,15 @@ class POP3ServerConnection:
         self.state = State.AUTHORIZATION
         self._waiting = False
         self._error(response)
+
+    def scram_keys(self, credentials: ScramCredentials | None) -> None:
+        """The answer to ScramLookupRequested: the user's keys, or None (unknown, locked out
+        or not allowed: the exchange goes on and fails at the proof)."""
+        self._require(State.AUTHENTICATING)
+        if self._exchange is None or not self._waiting:
+            raise LocalProtocolError("no SCRAM lookup is waiting for an answer")
+        self._waiting = False
+        self._sasl_step(self._exchange.answer(credentials))
 
     def tls_started(self) -> None:
         """The TLS handshake after STLS succeeded (RFC 2595 4: forget what came before)."""
@@ -231,7 +266,7 @@ class POP3ServerConnection:
         user, self._user = self._user, None
         self._request_login(LoginRequested("", user, arg))
 
-    def _request_login(self, event: LoginRequested) -> None:
+    def _request_login(self, event: LoginRequested | ScramFinished) -> None:
         self.state = State.AUTHENTICATING
         self._waiting = True
         self._events.append(event)
@@ -247,33 +282,85 @@ class POP3ServerConnection:
             return
         if not self._login_allowed():
             return
-        mechanism, _, initial = arg.partition(" ")
-        if mechanism.upper() != "PLAIN":
+        name, _, initial = arg.partition(" ")
+        name = name.upper()
+        mechanism = self._new_mechanism(name) if name in self.settings.sasl_mechanisms else None
+        if mechanism is None:
             self._error(r.AUTH_BAD_MECHANISM)
             return
+        data = None
         if initial:
-            self._sasl_response(initial.encode())  # RFC 5034 4: "=" is an empty response
-        else:
-            self._sasl_pending = True
-            self._events.append(Write(b"+ \r\n"))
+            data = self._decode(initial.encode())  # RFC 5034 4: "=" is an empty response
+            if data is None:
+                self._error(r.AUTH_BAD_RESPONSE)
+                return
+        self._exchange = mechanism
+        self._looked_up = False
+        self._sasl_step(mechanism.start(data))
+
+    @staticmethod
+    def _decode(line: bytes) -> bytes | None:
+        try:
+            return base64.b64decode(b"" if line == b"=" else line, validate=True)
+        except (binascii.Error, ValueError):
+            return None
 
     def _sasl_response(self, line: bytes) -> None:
-        if line == b"*":
+        exchange = self._exchange
+        if line == b"*" or exchange is None:
+            self._end_exchange()
             self._error(r.AUTH_CANCELLED)
             return
-        try:
-            decoded = base64.b64decode(b"" if line == b"=" else line, validate=True)
-            authzid, authcid, password = decoded.decode("utf-8").split("\x00")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+        verified, self._verified = self._verified, None
+        if verified is not None:  # the answer to the server-final message: empty
+            reason = "" if not line else "a response to the server-final message"
+            self._finish(ScramFinished(verified.authzid, verified.authcid, not line, reason))
+            return
+        data = self._decode(line)
+        if data is None:
+            self._end_exchange()
             self._error(r.AUTH_BAD_RESPONSE)
             return
-        if not authcid:
+        self._sasl_step(exchange.respond(data))
+
+    def _sasl_step(self, step: Step) -> None:
+        if isinstance(step, Challenge):
+            self._sasl_pending = True
+            self._events.append(Write(b"+ " + base64.b64encode(step.data) + b"\r\n"))
+        elif isinstance(step, NeedCheck) and isinstance(step.request, PasswordCheck):
+            request = step.request
+            self._end_exchange()
+            self._request_login(LoginRequested(request.authzid, request.authcid, request.password))
+        elif isinstance(step, NeedCheck):
+            self._looked_up = True
+            self.state = State.AUTHENTICATING
+            self._waiting = True
+            self._events.append(ScramLookupRequested(step.request.authzid, step.request.authcid))
+        elif isinstance(step, Success) and step.final is not None:
+            self._verified = step
+            self._sasl_pending = True
+            self._events.append(Write(b"+ " + base64.b64encode(step.final) + b"\r\n"))
+        elif isinstance(step, Success):
+            self._finish(ScramFinished(step.authzid, step.authcid, True))
+        elif self._looked_up:
+            self._finish(ScramFinished("", step.authcid, False, step.reason))
+        else:  # malformed before any lookup (e.g. a PLAIN message without two NULs)
+            self._end_exchange()
             self._error(r.AUTH_BAD_RESPONSE)
-            return
-        self._request_login(LoginRequested(authzid, authcid, password))
+
+    def _finish(self, event: ScramFinished) -> None:
+        self._end_exchange()
+        self._request_login(event)
+
+    def _end_exchange(self) -> None:
+        if self.state is State.AUTHENTICATING and not self._waiting:
+            self.state = State.AUTHORIZATION
+        self._exchange = None
+        self._verified = None
+        self._looked_up = False
 
     def _mechanisms(self) -> list[str]:
-        return ["PLAIN"] if self.tls_active else []
+        return list(self.settings.sasl_mechanisms) if self.tls_active else []
 
     def _cmd_stls(self, arg: str) -> None:
         if self.tls_active:

@@ -1,7 +1,8 @@
 """SASLprep (RFC 4013), the stringprep profile (RFC 3454) for user names and passwords.
 
 SCRAM clients prepare the password this way before hashing it (RFC 5802 2.2, "Normalize"),
-so the server must derive its stored keys from the same prepared string.
+so the server must derive its stored keys from the same prepared string; the accounts
+prepare passwords with it before hashing them with argon2id (RFC 4616 asks it of PLAIN).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ _PROHIBITED = (
 
 
 def saslprep(text: str, *, allow_unassigned: bool = False) -> str:
-    """The prepared form of ``text``; ValueError when it holds prohibited characters.
+    """The prepared form of ``text``; ValueError when it holds prohibited characters, its
+    text a predicate ("contains a prohibited character U+0000") to follow a subject.
 
     ``allow_unassigned`` is for queries (RFC 3454 7); stored strings refuse unassigned code
     points.
@@ -37,14 +39,14 @@ def saslprep(text: str, *, allow_unassigned: bool = False) -> str:
     prepared = unicodedata.normalize("NFKC", mapped)  # RFC 4013 2.2
     for char in prepared:
         if any(table(char) for table in _PROHIBITED):  # RFC 4013 2.3
-            raise ValueError(f"prohibited character U+{ord(char):04X}")
+            raise ValueError(f"contains a prohibited character U+{ord(char):04X}")
         if not allow_unassigned and stringprep.in_table_a1(char):  # RFC 4013 2.5
-            raise ValueError(f"unassigned code point U+{ord(char):04X}")
+            raise ValueError(f"contains an unassigned code point U+{ord(char):04X}")
     # RFC 3454 6: strings with right-to-left characters must not mix in left-to-right ones,
     # and must start and end with a right-to-left character.
     if any(stringprep.in_table_d1(c) for c in prepared):
         if any(stringprep.in_table_d2(c) for c in prepared):
-            raise ValueError("mixes right-to-left and left-to-right characters")
+            raise ValueError("mixes right-to-left and left-to-right text")
         if not (stringprep.in_table_d1(prepared[0]) and stringprep.in_table_d1(prepared[-1])):
-            raise ValueError("right-to-left text must start and end right-to-left")
+            raise ValueError("has right-to-left text that does not start and end right-to-left")
     return prepared

@@ -12,6 +12,7 @@ flag is refused).
 Unknown users get a challenge like known ones, and fail only at the proof. With
 ``fake_salt_key`` their salt is derived from the name, so it is the same on every attempt
 and does not tell a prober the user is unknown; without it the salt is random per attempt.
+``fake_iterations`` should be the count real users' keys have.
 """
 
 from __future__ import annotations
@@ -95,10 +96,15 @@ class ScramSHA256Server:
     name = "SCRAM-SHA-256"
 
     def __init__(
-        self, nonce: Callable[[], str] = _default_nonce, *, fake_salt_key: bytes | None = None
+        self,
+        nonce: Callable[[], str] = _default_nonce,
+        *,
+        fake_salt_key: bytes | None = None,
+        fake_iterations: int = MIN_ITERATIONS,
     ) -> None:
         self._make_nonce = nonce
         self._fake_salt_key = fake_salt_key
+        self._fake_iterations = fake_iterations
         self._stage = "start"
         self._gs2_header = ""
         self._client_first_bare = ""
@@ -173,7 +179,7 @@ class ScramSHA256Server:
                 salt = hmac.digest(self._fake_salt_key, name, "sha256")[:FAKE_SALT_SIZE]
             else:
                 salt = secrets.token_bytes(FAKE_SALT_SIZE)
-            verdict = ScramCredentials(salt, MIN_ITERATIONS, secrets.token_bytes(32), b"")
+            verdict = ScramCredentials(salt, self._fake_iterations, secrets.token_bytes(32), b"")
         self._credentials = verdict
         salt_b64 = base64.b64encode(verdict.salt).decode("ascii")
         self._server_first = f"r={self._nonce},s={salt_b64},i={verdict.iterations}"

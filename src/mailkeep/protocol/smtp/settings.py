@@ -41,7 +41,7 @@ class ServerConfig:
     listener: Listener
     tls_available: bool = False  # a TLS context exists: STARTTLS is offered
     tls_active: bool = False  # implicit TLS from the first byte (submissions)
-    # Offer SCRAM-SHA-256 only once the accounts can answer ScramLookup with stored keys.
+    # The adapter adds SCRAM-SHA-256 when every user has stored keys (accounts.login).
     auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
     auth_on_mx: bool = False  # AUTH on the MX listener (never by default)
     reject_early_talkers: bool = True  # MX only: bytes before the greeting → 554, close
