@@ -11,6 +11,11 @@ after the last 250, so polling costs the server nothing while it receives).
     # against any server (e.g. the Postfix + Dovecot anchor):
     .venv/bin/python bench/smtp_load.py remote --smtp 127.0.0.1:10025 --pop3 127.0.0.1:10110 \
         --user user1@example.test --password pw
+    # both in one run, each size and concurrency measured on mailkeep then on the anchor
+    # right after, with the ratio of readable/s (the load on the machine moves less between
+    # two neighbouring measurements than between two runs):
+    .venv/bin/python bench/smtp_load.py mailkeep --anchor 127.0.0.1:10025,127.0.0.1:10110 \
+        --user user2@example.test --password pw
 """
 
 from __future__ import annotations
@@ -246,20 +251,36 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--messages", type=int, default=1000, help="per run, for 4 KB")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections for RSS")
+    parser.add_argument("--anchor", help="SMTP,POP3 of a server to measure after each step")
     args = parser.parse_args()
     server = MailkeepProcess() if args.mode == "mailkeep" else None
-    target = server.target() if server else Target(args.smtp, args.pop3, args.user, args.password)
+    if server:
+        target = server.target()
+    else:
+        target = Target(args.smtp, args.pop3, args.user, args.password)
+    anchor = None
+    if args.anchor:
+        smtp, pop3 = (_hostport(part) for part in args.anchor.split(","))
+        anchor = Target(smtp, pop3, args.user, args.password)
     try:
         if server and args.idle:  # first, on the fresh process
             before, during = asyncio.run(idle_rss(server, args.idle))
             print(f"rss_kib fresh: {before}  with {args.idle} idle smtp sessions: {during}  "
                   f"per_session_kib: {(during - before) / args.idle:.1f}")  # fmt: skip
-        print("size_bytes concurrency messages accepted_per_s readable_per_s")
+        header = "size_bytes concurrency messages accepted_per_s readable_per_s"
+        if anchor:
+            header += " anchor_accepted_per_s anchor_readable_per_s readable_ratio load1"
+        print(header)
         for size in map(int, args.sizes.split(",")):
             count = args.messages if size <= 4096 else max(100, args.messages * 3 // 10)
             for concurrency in map(int, args.concurrency.split(",")):
                 ok, readable = asyncio.run(run_once(target, size, concurrency, count))
-                print(f"{size} {concurrency} {count} {ok:.0f} {readable:.0f}", flush=True)
+                line = f"{size} {concurrency} {count} {ok:.0f} {readable:.0f}"
+                if anchor:
+                    a_ok, a_readable = asyncio.run(run_once(anchor, size, concurrency, count))
+                    line += f" {a_ok:.0f} {a_readable:.0f} {readable / a_readable:.2f}"
+                    line += f" {os.getloadavg()[0]:.1f}"
+                print(line, flush=True)
     finally:
         if server:
             server.stop()
