@@ -113,8 +113,13 @@ def pop3_count(target: Target) -> int:
         client.quit()
 
 
-def wait_for_count(target: Target, count: int) -> None:
-    while pop3_count(target) < count:
+def wait_for_count(target: Target, count: int, limit: float = 600.0) -> None:
+    """Poll until the mailbox holds ``count`` messages; fail after ``limit`` seconds (a
+    mailbox someone else empties meanwhile would otherwise keep the bench waiting)."""
+    deadline = time.monotonic() + limit
+    while (seen := pop3_count(target)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{target.user}: {seen} messages after {limit:.0f} s, not {count}")
         time.sleep(0.05)
 
 
