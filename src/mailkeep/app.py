@@ -70,7 +70,7 @@ from mailkeep.queue.schedule import RetrySchedule
 from mailkeep.queue.spool import Spool
 from mailkeep.queue.worker import QueueWorker, WorkerSettings
 from mailkeep.store.disk import DiskStore
-from mailkeep.store.models import StoreLimits
+from mailkeep.store.models import MetadataLimits, StoreLimits
 from mailkeep.tlspolicy.mtasts import PolicySource
 from mailkeep.tlspolicy.tlsrpt import TLSReportLog
 
@@ -191,6 +191,9 @@ def imap_server(config: Config, services: Services) -> IMAPServer:
         unauthenticate=imap.unauthenticate,
         plaintext_login_networks=tuple(
             ipaddress.ip_network(net, strict=False) for net in imap.plaintext_login_networks
+        ),
+        metadata=MetadataLimits(
+            imap.metadata_max_value, imap.metadata_max_entries, imap.metadata_max_total
         ),
     )
     shared = IMAPServices(

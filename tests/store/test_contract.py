@@ -23,6 +23,9 @@ from mailkeep.store.errors import (
     MailboxNotAllowed,
     MailboxNotFound,
     MessageNotFound,
+    MetadataLimitReached,
+    MetadataTooLarge,
+    MetadataTooMany,
     QuotaExceeded,
 )
 from mailkeep.store.interface import MailStore
@@ -30,6 +33,7 @@ from mailkeep.store.models import (
     INBOX,
     Flag,
     FlagOp,
+    MetadataLimits,
     NewMessage,
     Quota,
     Recipient,
@@ -573,5 +577,52 @@ def test_sort_fields_come_from_the_delivery_cache(run: Run) -> None:
         assert await store.sort_fields(1, inbox, UidSet()) == []
         with pytest.raises(MailboxNotFound):
             await store.sort_fields(1, 9999, UidSet.of([1]))
+
+    run(body)
+
+
+def test_metadata_set_get_limits_rename_delete(run: Run) -> None:
+    """RFC 5464 annotations: server and mailbox entries apart, NIL removes, all or nothing
+    at a limit, the entries follow a RENAME and go with a DELETE."""
+    limits = MetadataLimits(max_value=1024, max_entries=10, max_total=4096)
+
+    async def body(store: MailStore) -> None:
+        await store.create_mailbox(1, "Notes")
+        await store.set_metadata(1, None, [("/shared/comment", b"server note")], limits)
+        await store.set_metadata(
+            1, "Notes", [("/private/comment", b"mine"), ("/shared/comment", b"ours")], limits
+        )
+        assert await store.get_metadata(1, None) == {"/shared/comment": b"server note"}
+        assert await store.get_metadata(1, "Notes") == {
+            "/private/comment": b"mine",
+            "/shared/comment": b"ours",
+        }
+        assert await store.get_metadata(1, INBOX) == {}
+        assert await store.get_metadata(2, None) == {}  # another user's are apart
+        await store.set_metadata(1, "Notes", [("/private/comment", None)], limits)
+        assert await store.get_metadata(1, "Notes") == {"/shared/comment": b"ours"}
+        # a value over the size limit: nothing of the command is applied
+        with pytest.raises(MetadataTooLarge) as info:
+            await store.set_metadata(
+                1, "Notes", [("/shared/a", b"x"), ("/shared/b", b"y" * 1025)], limits
+            )
+        assert info.value.limit == 1024
+        with pytest.raises(MetadataTooMany):
+            await store.set_metadata(
+                1, "Notes", [(f"/shared/n{i}", b"v") for i in range(10)], limits
+            )
+        with pytest.raises(MetadataLimitReached):
+            for i in range(5):
+                await store.set_metadata(1, INBOX, [(f"/private/big{i}", b"z" * 1000)], limits)
+        assert await store.get_metadata(1, "Notes") == {"/shared/comment": b"ours"}
+        with pytest.raises(MailboxNotFound):
+            await store.set_metadata(1, "Absent", [("/shared/comment", b"x")], limits)
+        with pytest.raises(MailboxNotFound):
+            await store.get_metadata(1, "Absent")
+        await store.rename_mailbox(1, "Notes", "Archive/Notes")
+        assert await store.get_metadata(1, "Archive/Notes") == {"/shared/comment": b"ours"}
+        await store.delete_mailbox(1, "Archive/Notes")
+        await store.create_mailbox(1, "Archive/Notes")
+        assert await store.get_metadata(1, "Archive/Notes") == {}  # not inherited
 
     run(body)

@@ -427,6 +427,22 @@ class IMAP(Section):
         'STARTTLS (e.g. ["127.0.0.1/32", "::1"] for a webmail on this host); empty: '
         "everyone must use TLS.",
     )
+    # RFC 5464 4.1: at least 1024 octets per value and 10 entries must fit; annotations are
+    # notes and client settings, not files.
+    metadata_max_value: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="The largest annotation value (IMAP METADATA), in octets.",
+    )
+    metadata_max_entries: int = Field(
+        100, ge=10, le=100000, description="Annotations per mailbox, and for the server."
+    )
+    metadata_max_total: int = Field(
+        1024 * 1024,
+        ge=10 * 1024,
+        description="All of a user's annotation values together, in octets.",
+    )
     # CAPABILITY, STARTTLS, ID and the login itself need a handful.
     max_commands_before_login: int = Field(
         20, ge=5, le=1000, description="Commands allowed before login succeeds."

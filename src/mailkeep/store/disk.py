@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from mailkeep.durable import fsync_dir
-from mailkeep.store import index, messages, searchsql, verification
+from mailkeep.store import index, messages, metadata, searchsql, verification
 from mailkeep.store.changes import Change, ChangeFeed
 from mailkeep.store.errors import StoreError
 from mailkeep.store.extract import extract
 from mailkeep.store.models import (
+    SERVER_METADATA,
     AppendResult,
     CopyResult,
     Flag,
@@ -36,6 +37,7 @@ from mailkeep.store.models import (
     MailboxSnapshot,
     MailboxStatus,
     MessageMeta,
+    MetadataLimits,
     NewMessage,
     Quota,
     QuotaUsage,
@@ -458,6 +460,31 @@ class DiskStore:
         return await self._db.read(
             user_id, lambda c, u: searchsql.search(c, mailbox_id, criterion, now)
         )
+
+    async def get_metadata(self, user_id: int, mailbox: str | None) -> dict[str, bytes]:
+        name = None if mailbox is None else self._name(mailbox)
+
+        def run(conn: sqlite3.Connection, user: UserDb) -> dict[str, bytes]:
+            box = SERVER_METADATA if name is None else int(index.mailbox_row(conn, name)["id"])
+            return metadata.read(conn, box)
+
+        return await self._db.read(user_id, run)
+
+    async def set_metadata(
+        self,
+        user_id: int,
+        mailbox: str | None,
+        changes: Sequence[tuple[str, bytes | None]],
+        limits: MetadataLimits,
+    ) -> None:
+        name = None if mailbox is None else self._name(mailbox)
+
+        def run(conn: sqlite3.Connection) -> tuple[None, list[Change], list[str]]:
+            box = SERVER_METADATA if name is None else int(index.mailbox_row(conn, name)["id"])
+            metadata.write(conn, box, changes, limits)
+            return None, [], []
+
+        await self._db.write(user_id, run)
 
     async def quota_usage(self, user_id: int) -> QuotaUsage:
         used_bytes, used_messages = await self._db.read(user_id, lambda c, u: index.totals(c))

@@ -9,6 +9,7 @@ StoreError (a MailkeepError)
 ├── InvalidKeyword        a keyword that is not an IMAP atom (or starts with "\\")
 ├── MessageNotFound       no message with that UID (expunged meanwhile)
 ├── QuotaExceeded         storage or message-count limit; says which, the limit and the use
+├── MetadataTooLarge, MetadataTooMany, MetadataLimitReached   annotation limits (RFC 5464)
 └── StoreTemporaryError   disk full, permission denied, I/O error: try again later (SMTP 4xx,
                           IMAP NO [SERVERBUG] / [UNAVAILABLE]); nothing was half-stored
 
@@ -71,3 +72,19 @@ class QuotaExceeded(StoreError):
 
 class StoreTemporaryError(StoreError):
     """A temporary failure (disk full, permissions, I/O); nothing was half-stored."""
+
+
+class MetadataTooLarge(StoreError):
+    """An annotation value is longer than ``limit`` octets (IMAP [METADATA MAXSIZE n])."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"annotation value larger than {limit} octets")
+        self.limit = limit
+
+
+class MetadataTooMany(StoreError):
+    """The mailbox (or the server) has as many annotations as allowed ([METADATA TOOMANY])."""
+
+
+class MetadataLimitReached(StoreError):
+    """All of the user's annotations together would exceed their total size limit."""

@@ -33,6 +33,7 @@ from mailkeep.store.models import (
     MailboxSnapshot,
     MailboxStatus,
     MessageMeta,
+    MetadataLimits,
     NewMessage,
     Quota,
     QuotaUsage,
@@ -215,6 +216,25 @@ class MailStore(Protocol):
 
     async def quota_usage(self, user_id: int) -> QuotaUsage:
         """Bytes and messages over all the user's mailboxes (GETQUOTA, RFC 9208)."""
+        ...
+
+    # --- annotations (RFC 5464 METADATA) ---------------------------------------------------
+
+    async def get_metadata(self, user_id: int, mailbox: str | None) -> dict[str, bytes]:
+        """Every annotation of ``mailbox`` (None: the server's, as this user has them),
+        entry name to value. Raises MailboxNotFound."""
+        ...
+
+    async def set_metadata(
+        self,
+        user_id: int,
+        mailbox: str | None,
+        changes: Sequence[tuple[str, bytes | None]],
+        limits: MetadataLimits,
+    ) -> None:
+        """Set each entry (None removes it), all or nothing: MetadataTooLarge,
+        MetadataTooMany or MetadataLimitReached leave every entry as it was. Annotations
+        follow a RENAME and go with a DELETE."""
         ...
 
     # --- administration -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailkeep.store import metadata
 from mailkeep.store.changes import (
     Change,
     ChangeFeed,
@@ -37,6 +38,7 @@ from mailkeep.store.messages import check_kept_uids
 from mailkeep.store.models import (
     DEFAULT_MAILBOXES,
     INBOX,
+    SERVER_METADATA,
     AppendResult,
     CopyResult,
     Flag,
@@ -46,6 +48,7 @@ from mailkeep.store.models import (
     MailboxSnapshot,
     MailboxStatus,
     MessageMeta,
+    MetadataLimits,
     NewMessage,
     Quota,
     QuotaUsage,
@@ -105,6 +108,8 @@ class _User:
     modseq: int = 1
     uidvalidity: int = 0
     next_id: int = 1
+    #: annotations per mailbox id (SERVER_METADATA for the server's)
+    metadata: dict[int, dict[str, bytes]] = field(default_factory=dict)
 
     def by_id(self, mailbox_id: int) -> _Mailbox:
         for box in self.mailboxes.values():
@@ -333,6 +338,7 @@ class MemoryStore:
         if any(is_inside(n, name) for n in user.mailboxes):
             raise MailboxNotAllowed(f"mailbox {name!r} has children: delete them first")
         del user.mailboxes[name]
+        user.metadata.pop(box.id, None)
         self._publish(user_id, [MailboxDeleted(box.id, name)])
 
     async def rename_mailbox(self, user_id: int, old: str, new: str) -> None:
@@ -616,6 +622,23 @@ class MemoryStore:
             if evaluate(criterion, candidate, now):
                 out.append(uid)
         return out
+
+    async def get_metadata(self, user_id: int, mailbox: str | None) -> dict[str, bytes]:
+        user = self._user(user_id)
+        box = SERVER_METADATA if mailbox is None else user.by_name(self._name(mailbox)).id
+        return dict(sorted(user.metadata.get(box, {}).items()))
+
+    async def set_metadata(
+        self,
+        user_id: int,
+        mailbox: str | None,
+        changes: Sequence[tuple[str, bytes | None]],
+        limits: MetadataLimits,
+    ) -> None:
+        user = self._user(user_id)
+        box = SERVER_METADATA if mailbox is None else user.by_name(self._name(mailbox)).id
+        others = sum(len(v) for b, d in user.metadata.items() if b != box for v in d.values())
+        user.metadata[box] = metadata.apply(user.metadata.get(box, {}), others, changes, limits)
 
     async def quota_usage(self, user_id: int) -> QuotaUsage:
         used_bytes, used_messages = self._user(user_id).usage()

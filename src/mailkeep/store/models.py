@@ -383,3 +383,15 @@ class StoreLimits:
     read_threads: int = 2  # reads are mostly Python under the GIL: more threads only queue
     index_batch: int = 25  # texts moved into FTS per idle flush (~25 ms of writer time)
     max_open_users: int = 1000  # open databases kept (LRU); each holds up to 3 connections
+
+
+SERVER_METADATA = 0  # the mailbox id under which server annotations are kept (RFC 5464)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataLimits:
+    """Annotation limits (RFC 5464 4.1: at least 1024 octets and 10 entries must fit)."""
+
+    max_value: int = 64 * 1024  # octets of one value
+    max_entries: int = 100  # per mailbox, and for the server
+    max_total: int = 1024 * 1024  # octets of all of a user's values together

@@ -149,6 +149,37 @@ CASES: list[tuple[bytes, str, c.Command]] = [
             ),
         ),
     ),
+    # RFC 5464 4.2, 4.3 examples
+    (
+        b'a GETMETADATA "" /shared/comment\r\n',
+        "GETMETADATA",
+        c.GetMetadata("", ("/shared/comment",)),
+    ),
+    (
+        b'a GETMETADATA "INBOX" (/shared/comment /Private/Comment)\r\n',
+        "GETMETADATA",
+        c.GetMetadata("INBOX", ("/shared/comment", "/private/comment")),
+    ),
+    (
+        b'a GETMETADATA (MAXSIZE 1024 DEPTH infinity) "" (/shared /private/comment)\r\n',
+        "GETMETADATA",
+        c.GetMetadata("", ("/shared", "/private/comment"), 1024, None),
+    ),
+    (
+        b'a GETMETADATA (DEPTH 1) "INBOX" (/private/filters/values)\r\n',
+        "GETMETADATA",
+        c.GetMetadata("INBOX", ("/private/filters/values",), None, 1),
+    ),
+    (
+        b"a SETMETADATA INBOX (/private/comment {33}\r\nMy new comment across\r\ntwo lines.)\r\n",
+        "SETMETADATA",
+        c.SetMetadata("INBOX", (("/private/comment", b"My new comment across\r\ntwo lines."),)),
+    ),
+    (
+        b'a SETMETADATA "" (/private/comment NIL /shared/vendor/x/y ~{2}\r\n\x00\x01)\r\n',
+        "SETMETADATA",
+        c.SetMetadata("", (("/private/comment", None), ("/shared/vendor/x/y", b"\x00\x01"))),
+    ),
     (b"a IDLE\r\n", "IDLE", c.Idle()),
     (b"a UNAUTHENTICATE\r\n", "UNAUTHENTICATE", c.Unauthenticate()),
     (b"a COMPRESS DEFLATE\r\n", "COMPRESS", c.Compress("DEFLATE")),
@@ -325,6 +356,15 @@ ERRORS: list[tuple[bytes, str | None, str]] = [
     (b"a APPEND x\r\n", "a", "literal"),
     (b'a APPEND x "32-Jul-1996 02:44:25 -0700" {1}\r\nx\r\n', "a", "date-time"),
     (b"a APPEND x {3}\r\na\x00b\r\n", "a", "NUL"),
+    (b'a GETMETADATA "" /comment\r\n', "a", "entry name"),  # RFC 5464 3.2
+    (b'a GETMETADATA "" /shared/*\r\n', "a", "entry name"),
+    (b'a GETMETADATA "" /shared//x\r\n', "a", "entry name"),
+    (b'a GETMETADATA "" /shared/x/\r\n', "a", "entry name"),
+    (b'a GETMETADATA "" "/shared/caf\xc3\xa9"\r\n', "a", "entry name"),
+    (b'a GETMETADATA (DEPTH 2) "" /shared\r\n', "a", "DEPTH"),
+    (b'a GETMETADATA (FOO 1) "" /shared\r\n', "a", "option"),
+    (b'a SETMETADATA "" (/shared "x")\r\n', "a", "entry name"),  # a value needs a name
+    (b'a SETMETADATA "" ()\r\n', "a", "entry name"),
     (b"a APPEND x UTF8 ~{1}\r\nx\r\n", "a", "'('"),  # RFC 6855 4: in parentheses
     (b"a APPEND x UTF8 (~{1}\r\nx\r\n", "a", "')'"),
     (b"a SEARCH TEXT ~{1}\r\nx\r\n", "a", "literal8"),

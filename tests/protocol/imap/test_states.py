@@ -39,6 +39,8 @@ EXAMPLES = {
     "GETQUOTA": b'GETQUOTA ""',
     "GETQUOTAROOT": b"GETQUOTAROOT INBOX",
     "SETQUOTA": b'SETQUOTA "" (STORAGE 1)',
+    "GETMETADATA": b'GETMETADATA "" /shared/comment',
+    "SETMETADATA": b"SETMETADATA INBOX (/private/comment NIL)",
     "CHECK": b"CHECK",
     "CLOSE": b"CLOSE",
     "UNSELECT": b"UNSELECT",

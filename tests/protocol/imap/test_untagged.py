@@ -71,6 +71,15 @@ PDT = timezone(-timedelta(hours=7))
         (u.id_response(None), b"* ID NIL\r\n"),
         (u.quota("", [("STORAGE", 10, 512)]), b'* QUOTA "" (STORAGE 10 512)\r\n'),
         (u.quotaroot("INBOX", [""]), b'* QUOTAROOT "INBOX" ""\r\n'),
+        # RFC 5464 4.4.1; a multi-line value is a literal, one with NUL a literal8
+        (
+            u.metadata("", [("/shared/comment", b"My comment")]),
+            b'* METADATA "" (/shared/comment "My comment")\r\n',
+        ),
+        (
+            u.metadata("INBOX", [("/private/comment", b"a\r\nb"), ("/shared/x", b"\x00")]),
+            b'* METADATA "INBOX" (/private/comment {4}\r\na\r\nb /shared/x ~{1}\r\n\x00)\r\n',
+        ),
         # RFC 9208 4.2.2: a mailbox without a quota root
         (u.quotaroot("comp.mail.mime", []), b'* QUOTAROOT "comp.mail.mime"\r\n'),
         # RFC 9208 4.1.3: two resources in one root

@@ -36,6 +36,7 @@ AFTER_LOGIN = (
     "UTF8=ACCEPT",  # RFC 6855: UTF-8 names and strings, APPEND UTF8 (...), after ENABLE
     "SAVEDATE",  # RFC 8514: FETCH SAVEDATE, SEARCH SAVEDBEFORE/SAVEDON/SAVEDSINCE
     "PREVIEW",  # RFC 8970: the store keeps each message's preview from delivery on
+    "METADATA",  # RFC 5464: mailbox and server annotations (METADATA-SERVER implied)
     "QUOTA",  # RFC 9208: GETQUOTA, GETQUOTAROOT; no QUOTASET (SETQUOTA is refused)
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",

@@ -41,6 +41,7 @@ from mailkeep.net.imap import (
     flags,
     idle,
     mailboxes,
+    metadata,
     quota,
     search,
     select,
@@ -155,6 +156,8 @@ HANDLERS: dict[type, Handler] = {
     c.GetQuota: quota.getquota,
     c.GetQuotaRoot: quota.getquotaroot,
     c.SetQuota: quota.setquota,
+    c.GetMetadata: metadata.getmetadata,
+    c.SetMetadata: metadata.setmetadata,
 }
 NO_NOT_SUPPORTED = r.bad("command not supported by this server")
 

@@ -44,7 +44,7 @@ from mailkeep.store.changes import (
     Subscription,
 )
 from mailkeep.store.interface import MailStore
-from mailkeep.store.models import Flag, Quota, SortRow, UidSet
+from mailkeep.store.models import Flag, MetadataLimits, Quota, SortRow, UidSet
 
 FLUSH_AT = 64 * 1024  # buffered output octets that trigger a write
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,6 +68,7 @@ class IMAPSettings:
     unauthenticate: bool = True  # RFC 8437 8: a server must be able to switch it off
     #: clients that may log in without TLS (imap.plaintext_login_networks)
     plaintext_login_networks: tuple[IPNetwork, ...] = ()
+    metadata: MetadataLimits = field(default_factory=MetadataLimits)  # RFC 5464 limits
 
 
 @dataclass(frozen=True, slots=True)

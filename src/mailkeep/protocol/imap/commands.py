@@ -5,7 +5,7 @@ UIDPLUS, RFC 4978 COMPRESS, RFC 5161 ENABLE, RFC 5182 SEARCHRES, RFC 5256 SORT/T
 RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE, RFC 6851 MOVE,
 RFC 7162 CONDSTORE/QRESYNC, RFC 3502 MULTIAPPEND, RFC 3516 BINARY, RFC 4731 ESEARCH,
 RFC 8437 UNAUTHENTICATE, RFC 9208 QUOTA, RFC 3691 UNSELECT, RFC 2342 NAMESPACE,
-RFC 6855 APPEND UTF8.
+RFC 6855 APPEND UTF8, RFC 5464 METADATA.
 
 Mailbox names are decoded text (modified UTF-7 undone in IMAP4rev1 sessions), with INBOX
 in any case normalised to "INBOX". Flags and keywords keep the client's spelling.
@@ -203,6 +203,26 @@ class SetQuota:
 
 
 @dataclass(frozen=True, slots=True)
+class GetMetadata:
+    """GETMETADATA (RFC 5464 4.2): ``mailbox`` "" means the server's annotations; entry
+    names are lower-cased (they are case-insensitive, RFC 5464 3.2). ``depth`` is 0, 1 or
+    None for "infinity"."""
+
+    mailbox: str
+    entries: tuple[str, ...]
+    maxsize: int | None = None
+    depth: int | None = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetMetadata:
+    """SETMETADATA (RFC 5464 4.3): entry names lower-cased, None (NIL) removes an entry."""
+
+    mailbox: str
+    values: tuple[tuple[str, bytes | None], ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     pass
 
@@ -353,6 +373,8 @@ Command = (
     | GetQuota
     | GetQuotaRoot
     | SetQuota
+    | GetMetadata
+    | SetMetadata
     | Check
     | Close
     | Unselect

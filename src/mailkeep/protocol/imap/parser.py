@@ -370,6 +370,85 @@ def _setquota(a: Arguments) -> c.SetQuota:
     return c.SetQuota(root, tuple(limits))
 
 
+# RFC 5464 3.2: entry names are slash-separated, no "*", "%", non-ASCII or controls, no
+# "//" and no trailing "/"; the first component is /private or /shared.
+_ENTRY = re.compile(r"/(?:private|shared)(?:/[\x20-\x24\x26-\x29\x2b-\x2e\x30-\x7e]+)*")
+MAX_METADATA_ENTRIES = 1000  # entries named in one command; bounds the work per command
+
+
+def _entry(a: Arguments, *, top_level: bool) -> str:
+    """One entry name, lower-cased (RFC 5464 3.2: case-insensitive). ``top_level`` allows
+    "/private" and "/shared" alone (as GETMETADATA roots with DEPTH)."""
+    name = text_of(a.r.astring("an entry name"), "entry name").lower()
+    if not _ENTRY.fullmatch(name) or (not top_level and name.count("/") < 2):
+        raise CommandSyntaxError(f"invalid entry name {name[:60]!r} (RFC 5464 3.2)")
+    return name
+
+
+def _getmetadata(a: Arguments) -> c.GetMetadata:
+    r = a.r
+    r.sp()
+    maxsize: int | None = None
+    depth: int | None = 0
+    if r.try_char(b"("):
+        first = True
+        while not r.try_char(b")"):
+            if not first:
+                r.sp()
+            first = False
+            option = r.keyword("a GETMETADATA option")
+            r.sp()
+            if option == "MAXSIZE":
+                maxsize = r.number("a size")
+            elif option == "DEPTH":
+                value = r.keyword("0, 1 or infinity")
+                if value not in ("0", "1", "INFINITY"):
+                    raise CommandSyntaxError("DEPTH is 0, 1 or infinity")
+                depth = None if value == "INFINITY" else int(value)
+            else:
+                raise CommandSyntaxError(f"unknown GETMETADATA option {option}")
+        r.sp()
+    mailbox = a.mailbox()
+    r.sp()
+    entries: list[str] = []
+    if r.try_char(b"("):
+        while not r.try_char(b")"):
+            if entries:
+                r.sp()
+            entries.append(_entry(a, top_level=True))
+        if not entries:
+            raise CommandSyntaxError("no entry names")
+    else:
+        entries.append(_entry(a, top_level=True))
+    if len(entries) > MAX_METADATA_ENTRIES:
+        raise CommandSyntaxError("too many entry names")
+    return c.GetMetadata(mailbox, tuple(entries), maxsize, depth)
+
+
+def _setmetadata(a: Arguments) -> c.SetMetadata:
+    r = a.r
+    r.sp()
+    mailbox = a.mailbox()
+    r.sp()
+    r.char(b"(")
+    values: list[tuple[str, bytes | None]] = []
+    while True:
+        entry = _entry(a, top_level=False)
+        r.sp()
+        value: bytes | None
+        if r.peek() == b"~":  # RFC 5464 5: value = nstring / literal8
+            value, _ = r.literal(allow_binary=True)
+        else:
+            value = r.nstring("a value")
+        values.append((entry, value))
+        if len(values) > MAX_METADATA_ENTRIES:
+            raise CommandSyntaxError("too many entries")
+        if r.try_char(b")"):
+            break
+        r.sp()
+    return c.SetMetadata(mailbox, tuple(values))
+
+
 _PARSERS: dict[str, Callable[[Arguments], c.Command]] = {
     "CAPABILITY": _no_args(c.Capability),
     "NOOP": _no_args(c.Noop),
@@ -397,6 +476,8 @@ _PARSERS: dict[str, Callable[[Arguments], c.Command]] = {
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _one_mailbox(c.GetQuotaRoot),
     "SETQUOTA": _setquota,
+    "GETMETADATA": _getmetadata,
+    "SETMETADATA": _setmetadata,
     "CHECK": _no_args(c.Check),
     "CLOSE": _no_args(c.Close),
     "UNSELECT": _no_args(c.Unselect),

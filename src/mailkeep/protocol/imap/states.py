@@ -44,6 +44,8 @@ AUTHENTICATED = frozenset(
         "GETQUOTA",
         "GETQUOTAROOT",
         "SETQUOTA",
+        "GETMETADATA",  # RFC 5464 4.2, 4.3
+        "SETMETADATA",
     }
 )
 SELECTED_ONLY = frozenset(

@@ -4,7 +4,7 @@ extensions' own responses), so each has one correct shape.
 RFC 9051 7.2.2 CAPABILITY, 7.2.1 ENABLED (RFC 5161 3.2), 7.3 mailbox status (LIST,
 NAMESPACE, STATUS, ESEARCH/SEARCH, FLAGS), 7.4 message status (EXISTS, EXPUNGE, FETCH),
 RFC 4731 3.1 ESEARCH, RFC 7162 3.2.10 VANISHED, RFC 9208 5 QUOTA/QUOTAROOT, RFC 2971 ID,
-RFC 5256 SORT, RFC 5258 LIST extended data.
+RFC 5256 SORT, RFC 5258 LIST extended data, RFC 5464 METADATA.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from mailkeep.protocol.imap.encoder import encode_astring
 from mailkeep.protocol.imap.responses import Data
 from mailkeep.protocol.imap.search import MONTHS
-from mailkeep.protocol.imap.values import Atom, Mailbox, Raw, Value
+from mailkeep.protocol.imap.values import Atom, Literal, Mailbox, Raw, Value
 
 
 def capability(capabilities: Iterable[str]) -> Data:
@@ -207,6 +208,18 @@ def quota(root: str, resources: Sequence[tuple[str, int, int]]) -> Data:
 
 def quotaroot(mailbox: str, roots: Iterable[str]) -> Data:
     return Data((Atom("QUOTAROOT"), Mailbox(mailbox), *roots))
+
+
+def metadata(mailbox: str, entries: Sequence[tuple[str, bytes]]) -> Data:
+    """``* METADATA "INBOX" (/private/comment "text")`` (RFC 5464 4.4.1). A value with NUL
+    goes as literal8 (RFC 5464 5: value = nstring / literal8)."""
+    flat: list[Value] = []
+    for entry, value in entries:
+        flat += [
+            Raw(encode_astring(entry)),
+            Literal(value, binary=True) if b"\0" in value else value,
+        ]
+    return Data((Atom("METADATA"), Mailbox(mailbox), flat))
 
 
 def internal_date(moment: datetime) -> str:

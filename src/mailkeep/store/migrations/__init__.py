@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from mailkeep.store.migrations import m0001_initial
+from mailkeep.store.migrations import m0001_initial, m0002_metadata
 
-STEPS = (m0001_initial,)
+STEPS = (m0001_initial, m0002_metadata)
 LATEST = STEPS[-1].VERSION
 
 
