@@ -175,3 +175,15 @@ def test_corrupt_stream_ends_that_session_only(server: MailServer, connect: Conn
 def test_tls_context_is_verified(server: MailServer) -> None:
     # the helper above speaks over verified TLS: COMPRESS runs under TLS (RFC 4978 3)
     assert tls_context(server).verify_mode is ssl.CERT_REQUIRED
+
+
+def test_unauthenticate_with_compression_says_bye(deflated: DeflateIMAP) -> None:
+    """RFC 8437 3 allows a BYE when the session cannot be reset in place; with COMPRESS on,
+    where the client's compressed stream ends is not knowable, so the server closes."""
+    deflated.start_compression()
+    deflated.send(b"u1 UNAUTHENTICATE\r\n")
+    line = deflated.readline()
+    assert line.startswith(b"* BYE "), line
+    assert b"reconnect" in line
+    assert deflated.sock.recv(1) == b""  # and the server closed the connection
+    deflated.shutdown()

@@ -80,6 +80,9 @@ SERVER_ID = (("name", "mailkeep"), ("vendor", "mailkeep"))
 OK_COMPRESS = r.ok("DEFLATE active")
 BAD_COMPRESSION_ACTIVE = r.bad("compression is already active")  # RFC 4978 3
 BAD_COMPRESSION_MECHANISM = r.bad("the only compression mechanism is DEFLATE")
+BYE_UNAUTHENTICATE_COMPRESSED = r.StatusResponse(
+    r.Status.BYE, "UNAUTHENTICATE with COMPRESS active: please reconnect"
+)
 BYE_BAD_COMPRESSION = r.StatusResponse(r.Status.BYE, "compressed data is corrupt")
 
 
@@ -278,6 +281,16 @@ class IMAPServer:
                 return
             if isinstance(command, c.Compress):
                 await self._compress(session, tagged.tag, command)
+                return
+            if (
+                isinstance(command, c.Unauthenticate)
+                and session.deflate is not None
+                and self.services.settings.unauthenticate
+            ):
+                # RFC 8437 4.1 would end COMPRESS on both sides at the OK; rather than
+                # guess where the client's compressed stream stops, close (RFC 8437 3
+                # allows a BYE when the state cannot be reset).
+                await self._bye(session, BYE_UNAUTHENTICATE_COMPRESSED)
                 return
             if isinstance(command, c.Idle):
                 await idle.send_updates(session, allow_expunge=True)
