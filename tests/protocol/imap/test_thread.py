@@ -82,9 +82,9 @@ def test_in_reply_to_only_when_there_are_no_references() -> None:
 
 
 def test_message_ids_are_normalized_and_case_sensitive() -> None:
-    assert message_ids('<"01KF8JCEOCBS0045PS"@xxx.yyy.com>') == ["01KF8JCEOCBS0045PS@xxx.yyy.com"]
-    assert message_ids(" <a@b> (comment) <c@d>") == ["a@b", "c@d"]
-    assert message_ids("no brackets@example.org") == []
+    assert message_ids('<"01KF8JCEOCBS0045PS"@xxx.yyy.com>') == ("01KF8JCEOCBS0045PS@xxx.yyy.com",)
+    assert message_ids(" <a@b> (comment) <c@d>") == ("a@b", "c@d")
+    assert message_ids("no brackets@example.org") == ()
     messages = [
         msg(1, "x", mid='<"q"@example.org>'),
         msg(2, "y", refs="<q@example.org>"),

@@ -18,6 +18,7 @@ Implementation notes (invariants):
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol, TypeVar
@@ -89,6 +90,7 @@ M = TypeVar("M", bound=SortFields)
 _TITLE: dict[str, str] = {}
 
 
+@functools.lru_cache(maxsize=65536)  # SORT of a big mailbox maps the same strings again
 def casemap(text: str) -> str:
     """The i;unicode-casemap key of ``text`` (RFC 5051 2): equal keys are equal strings."""
     if text.isascii():

@@ -16,6 +16,7 @@ Implementation notes (invariants):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Sequence
@@ -40,9 +41,14 @@ def normalize_id(inner: str) -> str:
     return _WSP.sub("", inner)
 
 
-def message_ids(text: str) -> list[str]:
-    """The normalized msg-ids in a header value, in order."""
-    return [n for m in _MSG_ID.finditer(text) if (n := normalize_id(m.group(1)))]
+@functools.lru_cache(maxsize=65536)
+def message_ids(text: str) -> tuple[str, ...]:
+    """The normalized msg-ids in a header value, in order. Remembered: a client threads
+    the same mailbox again and again, and the headers of a message never change."""
+    return tuple(n for m in _MSG_ID.finditer(text) if (n := normalize_id(m.group(1))))
+
+
+_reply_or_forward = functools.lru_cache(maxsize=65536)(is_reply_or_forward)
 
 
 # --- ORDEREDSUBJECT -----------------------------------------------------------------------
@@ -111,7 +117,7 @@ def _unlink(child: _Node) -> None:
         child.parent = None
 
 
-def _references(message: SortFields) -> list[str]:
+def _references(message: SortFields) -> tuple[str, ...]:
     """RFC 5256 3: the References IDs, else the first valid In-Reply-To ID, else none."""
     refs = message_ids(message.references)
     if refs:
@@ -219,7 +225,7 @@ def _group_by_subject(roots: list[_Node]) -> list[_Node]:
     def is_reply(node: _Node) -> bool:
         if id(node) not in replies:
             assert node.message is not None
-            replies[id(node)] = is_reply_or_forward(node.message.subject)
+            replies[id(node)] = _reply_or_forward(node.message.subject)
         return replies[id(node)]
 
     # (5.B) one head per subject: a dummy before a message, an original before a reply
