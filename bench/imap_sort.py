@@ -142,8 +142,11 @@ def fill_dovecot(user: str, messages: list[bytes]) -> None:
     vmail = pwd.getpwnam("vmail")
     home = ANCHOR_MB / "example.test" / user
     maildir = home / "Maildir"
-    if maildir.exists():
-        shutil.rmtree(maildir)
+    for _ in range(10):  # Dovecot may still be writing its index files there
+        shutil.rmtree(maildir, ignore_errors=True)
+        if not maildir.exists():
+            break
+        time.sleep(0.5)
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     for i, raw in enumerate(messages):
