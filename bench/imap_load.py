@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pstats
 import re
 import shutil
 import ssl
@@ -184,8 +185,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--bodies", type=int, default=500)
-    parser.add_argument("--idle", type=int, default=200)
+    parser.add_argument("--idle", type=int, default=200, help="0: skip the memory part")
+    parser.add_argument(
+        "--profile", type=Path, help="run mailkeep under cProfile and write its stats here"
+    )
     args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()}")
     print(f"machine: {os.cpu_count()} cores; {args.users} users x {args.messages} messages")
     subprocess.run(["bash", str(ANCHOR / "up.sh")], check=True, stdout=subprocess.DEVNULL)
     users = [f"user{u}@example.test" for u in range(1, args.users + 1)]
@@ -207,22 +212,31 @@ def main() -> None:
         for u, address in enumerate(users, start=1):
             server.add_user(address)
             server.deliver_offline(address, (bench_message(u, i) for i in range(args.messages)))
-        served = server.start()
+        wrapper = (
+            (sys.executable, "-m", "cProfile", "-o", str(args.profile)) if args.profile else ()
+        )
+        served = server.start(wrapper)
         context = ssl.create_default_context(cafile=str(server.ca_file))
         port = server.ports["imaps"]
         asyncio.run(run_all(port, users, PASSWORD, context, args.bodies))
         mine = report("mailkeep", asyncio.run(run_all(port, users, PASSWORD, context, args.bodies)))
         for label, value in mine.items():
             print(f"ratio {label:17} {dovecot[label] / value:6.2f} (speed, mailkeep / dovecot)")
-        per = asyncio.run(
-            idle_memory(port, users[0], PASSWORD, context, lambda: [served.proc.pid], args.idle)
-        )
-        print(
-            f"mailkeep  memory (PSS) per IDLE connection over TLS: {per:.0f} KB ({args.idle} open)"
-        )
+        if args.idle:
+            per = asyncio.run(
+                idle_memory(port, users[0], PASSWORD, context, lambda: [served.proc.pid], args.idle)
+            )
+            print(f"mailkeep  memory (PSS) per IDLE connection over TLS: {per:.0f} KB")
     finally:
         server.stop()
         shutil.rmtree(root)
+    if args.profile:
+        stats = pstats.Stats(str(args.profile))
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+    print(f"load average at the end: {os.getloadavg()}")
+    if not args.idle:
+        return
     per = asyncio.run(
         idle_memory(10993, users[0], "pw", insecure, dovecot_pids, min(args.idle, 900))
     )

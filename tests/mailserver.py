@@ -78,8 +78,8 @@ class MailServer:
 
         asyncio.run(run())
 
-    def start(self) -> Served:
-        self.served = Served(self.config).ready()
+    def start(self, wrapper: tuple[str, ...] = ()) -> Served:
+        self.served = Served(self.config, wrapper).ready()
         return self.served
 
     def stop(self) -> None:

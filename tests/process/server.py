@@ -56,9 +56,10 @@ def write_config(
 class Served:
     """A ``mailkeep serve`` process whose stderr is collected line by line."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, wrapper: tuple[str, ...] = ()) -> None:
+        """``wrapper`` goes before the command (benchmarks: a profiler)."""
         self.proc = subprocess.Popen(
-            [str(MAILKEEP), "-c", str(config), "serve"],
+            [*wrapper, str(MAILKEEP), "-c", str(config), "serve"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
