@@ -187,13 +187,17 @@ def main() -> None:
     parser.add_argument("--bodies", type=int, default=500)
     parser.add_argument("--idle", type=int, default=200, help="0: skip the memory part")
     parser.add_argument(
+        "--first-user", type=int, default=1, help="use anchor users N.. (others may use 1, 2)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="run mailkeep under cProfile and write its stats here"
     )
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()}")
     print(f"machine: {os.cpu_count()} cores; {args.users} users x {args.messages} messages")
     subprocess.run(["bash", str(ANCHOR / "up.sh")], check=True, stdout=subprocess.DEVNULL)
-    users = [f"user{u}@example.test" for u in range(1, args.users + 1)]
+    first = args.first_user
+    users = [f"user{u}@example.test" for u in range(first, first + args.users)]
     insecure = ssl.create_default_context()
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
@@ -201,7 +205,7 @@ def main() -> None:
     import bench.pop3_retr as pop3_bench
 
     pop3_bench.make_message = lambda u, i, size: bench_message(u, i)  # type: ignore[assignment]
-    fill_dovecot(args.users, args.messages, 6000)
+    fill_dovecot(args.users, args.messages, 6000, first)
     asyncio.run(run_all(10993, users, "pw", insecure, args.bodies))  # warm-up: index build
     dovecot = report("dovecot", asyncio.run(run_all(10993, users, "pw", insecure, args.bodies)))
 
@@ -209,7 +213,7 @@ def main() -> None:
     many = "[imap]\nmax_connections_per_user = 100000\nmax_connections_per_ip = 100000\n"
     server: MailServer = make_server(root, many)
     try:
-        for u, address in enumerate(users, start=1):
+        for u, address in enumerate(users, start=first):
             server.add_user(address)
             server.deliver_offline(address, (bench_message(u, i) for i in range(args.messages)))
         wrapper = (

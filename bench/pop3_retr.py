@@ -116,9 +116,10 @@ def measure(
     return out
 
 
-def fill_dovecot(users: int, messages: int, size: int) -> None:
+def fill_dovecot(users: int, messages: int, size: int, first: int = 1) -> None:
+    """Fill the Maildirs of anchor users ``first`` .. ``first + users - 1``."""
     vmail = pwd.getpwnam("vmail")
-    for u in range(1, users + 1):
+    for u in range(first, first + users):
         maildir = ANCHOR_MB / "example.test" / f"user{u}" / "Maildir"
         if maildir.exists():
             shutil.rmtree(maildir)
