@@ -101,6 +101,14 @@ def test_deliver_then_select_fetch_and_read_back(run: Run) -> None:
         assert with_env.envelope is not None and with_env.envelope.subject == b"Greetings"
         with pytest.raises(MessageNotFound):
             await store.read_message(1, st.id, 2)
+        # several at once; UIDs the mailbox lacks are left out
+        [second] = await store.deliver([Recipient(1)], raw + b"more\r\n")
+        assert not isinstance(second, Exception)
+        got = await store.read_messages(1, st.id, [2, 7, 1])
+        assert got == {1: raw, 2: raw + b"more\r\n"}
+        assert await store.read_messages(1, st.id, []) == {}
+        with pytest.raises(MailboxNotFound):
+            await store.read_messages(1, 999, [1])
 
     run(body)
 

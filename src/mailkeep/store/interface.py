@@ -170,6 +170,14 @@ class MailStore(Protocol):
         body structure. Read large messages in chunks. Raises MessageNotFound."""
         ...
 
+    async def read_messages(
+        self, user_id: int, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, bytes]:
+        """Several whole messages in one read (a FETCH of many small bodies), by UID; a UID
+        the mailbox no longer has is left out. Callers keep the total small and read large
+        messages with ``read_message`` in chunks. Raises MailboxNotFound."""
+        ...
+
     async def store_flags(
         self,
         user_id: int,

@@ -487,6 +487,12 @@ class MemoryStore:
         end = None if length is None else start + length
         return m.content.raw[start:end]
 
+    async def read_messages(
+        self, user_id: int, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, bytes]:
+        box = self._user(user_id).by_id(mailbox_id)
+        return {uid: box.messages[uid].content.raw for uid in uids if uid in box.messages}
+
     async def store_flags(
         self,
         user_id: int,
