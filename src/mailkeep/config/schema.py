@@ -507,6 +507,13 @@ class Store(Section):
         ge=0,
         description="Users' databases kept open, least recently used closed first (0: no limit).",
     )
+    # Bounds the memory a stuck IMAP session can hold; beyond it the session re-reads the
+    # mailbox (arrivals, expunges, and flags changed since its last MODSEQ) instead.
+    change_feed_max_pending: int = Field(
+        10_000,
+        ge=1,
+        description="Changes an IMAP session may fall behind before it resynchronises instead.",
+    )
 
 
 class MailAuth(Section):

@@ -90,7 +90,7 @@ class DiskStore:
         self.root = root
         self.limits = limits or StoreLimits()
         self._clock = clock
-        self._changes = feed or ChangeFeed()
+        self._changes = feed or ChangeFeed(self.limits.change_feed_max_pending)
         self._db = UserDatabases(
             root,
             threads=self.limits.io_threads,

@@ -383,6 +383,7 @@ class StoreLimits:
     read_threads: int = 2  # reads are mostly Python under the GIL: more threads only queue
     index_batch: int = 25  # texts moved into FTS per idle flush (~25 ms of writer time)
     max_open_users: int = 1000  # open databases kept (LRU); each holds up to 3 connections
+    change_feed_max_pending: int = 10_000  # changes a session may lag before it resyncs
 
 
 SERVER_METADATA = 0  # the mailbox id under which server annotations are kept (RFC 5464)

@@ -209,9 +209,18 @@ def _qresync(a: Arguments) -> c.QresyncParams:
             uids = a.sequence()
             r.char(b")")
     r.char(b")")
+    counts = []
     for s in (known, seqs, uids):
-        if s is not None and s.saved:
+        if s is None:
+            continue
+        if s.saved:
             raise CommandSyntaxError('"$" is not allowed in QRESYNC parameters')
+        if any(lo is None or hi is None for lo, hi in s.ranges):  # RFC 7162 7
+            raise CommandSyntaxError('"*" is not allowed in QRESYNC parameters')
+        counts.append(sum(abs(hi - lo) + 1 for lo, hi in s.ranges if lo and hi))
+    # RFC 7162 3.2.5.2: the sequence numbers and the UIDs correspond one to one
+    if seqs is not None and counts[-1] != counts[-2]:
+        raise CommandSyntaxError("QRESYNC sequence numbers and UIDs differ in number")
     return c.QresyncParams(uidvalidity, modseq, known, seqs, uids)
 
 

@@ -144,6 +144,21 @@ SearchKey = (
     | And
 )
 
+
+def uses_modseq(key: SearchKey) -> bool:
+    """Whether ``key`` has a MODSEQ criterion anywhere: such a search enables CONDSTORE and
+    its answer carries the highest MODSEQ of the results (RFC 7162 3.1, 3.1.5)."""
+    if isinstance(key, ModSeqKey):
+        return True
+    if isinstance(key, Not):
+        return uses_modseq(key.key)
+    if isinstance(key, Or):
+        return uses_modseq(key.left) or uses_modseq(key.right)
+    if isinstance(key, And):
+        return any(uses_modseq(k) for k in key.keys)
+    return False
+
+
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True),
     "DELETED": ("\\Deleted", True),

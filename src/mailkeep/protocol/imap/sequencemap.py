@@ -44,12 +44,13 @@ def expunge_allowed(command_name: str | None) -> bool:
 class SequenceMap:
     """Sequence number ↔ UID for one selected mailbox, with pending changes."""
 
-    __slots__ = ("_flag_updates", "_gone", "_new", "uids")
+    __slots__ = ("_flag_updates", "_gone", "_gone_modseq", "_new", "uids")
 
     def __init__(self, uids: Iterable[int]) -> None:
         self.uids = array.array("I", uids)
         self._new: list[int] = []
         self._gone: set[int] = set()
+        self._gone_modseq = 0  # the lowest MODSEQ among _gone's expunges (0: unknown)
         self._flag_updates: dict[int, tuple[Value, ...]] = {}
 
     @property
@@ -100,14 +101,23 @@ class SequenceMap:
                 self._new.append(uid)
                 last = uid
 
-    def expunge(self, uids: Iterable[int]) -> None:
-        """Messages removed (unknown ones ignored)."""
+    def expunge(self, uids: Iterable[int], modseq: int = 0) -> None:
+        """Messages removed (unknown ones ignored), recorded at ``modseq`` when known."""
         for uid in uids:
             if self.number_of(uid) is not None:
                 self._gone.add(uid)
                 self._flag_updates.pop(uid, None)
+                if modseq and (not self._gone_modseq or modseq < self._gone_modseq):
+                    self._gone_modseq = modseq
             elif uid in self._new:
                 self._new.remove(uid)
+
+    @property
+    def delayed_expunge_modseq(self) -> int | None:
+        """The lowest MODSEQ of the expunges not yet reported (None when there are none or
+        their MODSEQ is unknown). While expunges wait (RFC 9051 7.4.1), a QRESYNC client must
+        not be told a HIGHESTMODSEQ at or above it (RFC 7162 3.2)."""
+        return self._gone_modseq if self._gone and self._gone_modseq else None
 
     def flags_changed(self, uid: int, items: Sequence[Value]) -> None:
         """A message's flags (and MODSEQ) changed: ``items`` are the FETCH items to report,
@@ -126,6 +136,7 @@ class SequenceMap:
         if self._gone and allow_expunge:
             gone = sorted(self._gone)
             self._gone.clear()
+            self._gone_modseq = 0
             if vanished:
                 removed = set(gone)
                 self.uids = array.array("I", (u for u in self.uids if u not in removed))
