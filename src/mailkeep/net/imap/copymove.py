@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mailkeep.net.imap import idle
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -80,5 +81,9 @@ async def copy_or_move(session: Session, command: c.Copy | c.Move) -> StatusResp
         await session.send(r.ok("moved", copyuid(result)))
         selected.seqmap.expunge(result.source_uids)
         selected.recent.difference_update(result.source_uids)
+        if session.qresync:  # as for UID EXPUNGE (RFC 7162 3.2.9): VANISHED, HIGHESTMODSEQ
+            await idle.send_updates(session, allow_expunge=True)
+            modseq = Code("HIGHESTMODSEQ", (session.reported_modseq(),))
+            return r.ok("MOVE completed", modseq)
         return r.ok("MOVE completed")
     return r.ok("COPY completed", copyuid(result))

@@ -1,5 +1,6 @@
 """FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9; RFC 3516 BINARY; RFC 3501 6.4.5 for the
-RFC822 forms; RFC 8514 SAVEDATE; RFC 8970 PREVIEW).
+RFC822 forms; RFC 8514 SAVEDATE; RFC 8970 PREVIEW; RFC 7162 3.1.4 MODSEQ and
+CHANGEDSINCE, 3.2.6 VANISHED).
 
 Implementation notes:
 - Metadata comes from the store's cache in batches of ``BATCH`` UIDs (FLAGS, sizes, dates,
@@ -16,6 +17,9 @@ Implementation notes:
   batch) and the FETCH response then carries FLAGS (RFC 9051 6.4.5).
 - Messages the session still maps but the store no longer has (expunged elsewhere, not
   yet reported) are skipped (RFC 2180 4.1.3 allows omitting them).
+- CHANGEDSINCE first asks the store which UIDs changed (its MODSEQ index), so a resync of
+  a big mailbox reads the few changed messages only; it adds MODSEQ to the items. Once the
+  session is CONDSTORE-aware, every response with FLAGS carries MODSEQ (RFC 7162 3.1).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import binascii
 from collections.abc import Sequence
 
 from mailkeep.mail.mime import MessageInfo, Part, find_part
+from mailkeep.net.imap import condstore
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -77,12 +82,29 @@ def _needs(items: Sequence[FetchItem]) -> tuple[bool, bool, bool]:
 
 async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
     selected = session.require_selected()
+    if command.vanished and not session.qresync:
+        return condstore.BAD_VANISHED_NOT_ENABLED  # RFC 7162 3.2.6
     pairs = session.resolve(command.sequence, command.uid)
+    items = command.items
+    since = command.changedsince
+    if since is not None or FetchAttr.MODSEQ in items:
+        await condstore.enable(session)  # RFC 7162 3.1
+    if since is not None:
+        if command.vanished:  # RFC 7162 3.2.6: VANISHED (EARLIER) before any FETCH
+            gone = await condstore.vanished_earlier(session, since, command.sequence)
+            if gone:
+                await session.send(untagged.vanished(gone.to_imap(), earlier=True))
+        changed = await condstore.changed_uids(session, since)
+        pairs = [(n, uid) for n, uid in pairs if uid in changed]
+        if FetchAttr.MODSEQ not in items:
+            items = (*items, FetchAttr.MODSEQ)  # RFC 7162 3.1.4.1
+    elif session.condstore and FetchAttr.FLAGS in items and FetchAttr.MODSEQ not in items:
+        items = (*items, FetchAttr.MODSEQ)
     sets_seen = not selected.read_only and any(
-        isinstance(i, FetchBody) and i.sets_seen for i in command.items
+        isinstance(i, FetchBody) and i.sets_seen for i in items
     )
-    with_info, with_fields, with_envelope = _needs(command.items)
-    reads_body = any(isinstance(i, FetchBody | FetchBinarySize) for i in command.items)
+    with_info, with_fields, with_envelope = _needs(items)
+    reads_body = any(isinstance(i, FetchBody | FetchBinarySize) for i in items)
     store, user_id = session.services.store, session.user_id
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start : start + BATCH]
@@ -107,10 +129,10 @@ async def fetch(session: Session, command: c.Fetch) -> StatusResponse:
                 wholes = await _prefetch(session, metas, i)
             whole = wholes.pop(meta.uid, None)
             try:
-                items = await _items(session, meta, command.items, meta.uid in seen_now, whole)
+                values = await _items(session, meta, items, meta.uid in seen_now, whole)
             except UnknownEncoding:
                 return NO_UNKNOWN_CTE
-            response = untagged.fetch(numbers[meta.uid], items)
+            response = untagged.fetch(numbers[meta.uid], values)
             await session.send_chunks(response, lambda s: _write_stream(session, s))
     return r.ok("FETCH completed")
 
@@ -188,6 +210,8 @@ async def _items(
             out += [Atom("PREVIEW"), meta.preview]
     if seen_now and not flags_sent:
         out += [Atom("FLAGS"), session.flag_names(meta.uid, meta.flags, meta.keywords)]
+        if session.condstore and FetchAttr.MODSEQ not in wanted:
+            out += [Atom("MODSEQ"), [meta.modseq]]
     return out
 
 

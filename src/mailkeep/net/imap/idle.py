@@ -13,6 +13,7 @@ import asyncio
 from mailkeep.net.connection import Connection
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap.responses import Continuation
+from mailkeep.store.models import UidSet
 
 IDLING = Continuation("idling")
 
@@ -74,7 +75,10 @@ async def _claim_recent(session: Session) -> None:
 
 
 async def resync(session: Session) -> None:
-    """The feed overflowed: diff a fresh snapshot against the sequence map."""
+    """The feed overflowed and its backlog is gone: diff a fresh snapshot against the
+    sequence map for arrivals and expunges, and ask the store which messages changed flags
+    since the last MODSEQ the session absorbed (one walk of the MODSEQ index, RFC 7162
+    CHANGEDSINCE), so no flag change is lost either."""
     subscription = session.subscription
     selected = session.selected
     assert subscription is not None
@@ -83,11 +87,21 @@ async def resync(session: Session) -> None:
     session.own_changes.clear()  # their echoes were dropped with the backlog
     if selected is None:
         return
-    snapshot = await session.services.store.select(session.user_id, selected.name)
+    store, user_id = session.services.store, session.user_id
+    since = selected.modseq
+    snapshot = await store.select(user_id, selected.name)
     now = set(snapshot.uids)
     known = set(selected.seqmap.uids)
-    selected.seqmap.expunge(known - now)
+    selected.seqmap.expunge(known - now, since + 1)  # their MODSEQs are above ``since``
     new = now - known
     if new:
         selected.seqmap.add(new)
         session.new_uids_seen = True
+    if known:
+        changed = await store.fetch(
+            user_id, selected.mailbox_id, UidSet.span(1, max(known)), changed_since=since
+        )
+        for meta in changed:
+            if meta.uid in now:
+                session.flags_changed(meta.uid, meta.modseq, meta.flags, meta.keywords)
+    selected.modseq = max(since, snapshot.status.highestmodseq)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from mailkeep.net.imap import condstore
 from mailkeep.net.imap.quota import kib
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
@@ -114,6 +115,8 @@ async def list_mailboxes(session: Session, command: c.List) -> StatusResponse:
             if any(rx.fullmatch(box.name) for rx in regexes):
                 rows.append((box.name, _attributes(box, show_subscribed), []))
     want_status = "STATUS" in returns
+    if want_status and "HIGHESTMODSEQ" in command.status_items:
+        await condstore.enable(session)  # as STATUS (HIGHESTMODSEQ) would, RFC 7162 3.1
     for name, attrs, extended in rows:
         await session.send(untagged.list_mailbox(attrs, SEP, name, extended))
         if want_status and "\\NonExistent" not in attrs:  # RFC 5819 2
@@ -171,6 +174,8 @@ async def _deleted_storage(session: Session, status: MailboxStatus) -> int:
 
 
 async def status(session: Session, command: c.Status) -> StatusResponse:
+    if "HIGHESTMODSEQ" in command.items:
+        await condstore.enable(session)  # RFC 7162 3.1
     try:
         result = await session.services.store.status(session.user_id, command.mailbox)
     except (MailboxNotFound, InvalidMailboxName):

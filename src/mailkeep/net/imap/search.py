@@ -1,14 +1,18 @@
 """SEARCH and UID SEARCH (RFC 9051 6.4.4; RFC 4731 ESEARCH; RFC 5182 SEARCHRES; RFC 5032
-OLDER/YOUNGER), answered by the store's index.
+OLDER/YOUNGER; RFC 7162 3.1.5 MODSEQ), answered by the store's index.
 
 The core's search-key tree maps one-to-one onto the store's Criterion (store/query.py);
 what the store cannot know is resolved here: message sequence numbers and "$" become UID
 sets, \\Recent (IMAP4rev1) the UIDs this session was handed. Results are limited to the
-messages the client knows of (new ones are announced by EXISTS first).
+messages the client knows of (new ones are announced by EXISTS first). A search with a
+MODSEQ criterion enables CONDSTORE and its answer ends with the highest MODSEQ of the
+messages it returns: ``(MODSEQ n)`` in SEARCH, ``MODSEQ n`` in ESEARCH (RFC 7162 3.1.5,
+3.1.10; for MIN/MAX alone, of those messages).
 """
 
 from __future__ import annotations
 
+from mailkeep.net.imap import condstore
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -77,6 +81,9 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
     selected = session.require_selected()
     if session.utf8_accept and command.charset is not None:
         return BAD_CHARSET_AFTER_UTF8
+    with_modseq = k.uses_modseq(command.criteria)
+    if with_modseq:
+        await condstore.enable(session)  # RFC 7162 3.1
     criterion = to_criterion(session, command.criteria)
     try:
         uids = await session.services.store.search(session.user_id, selected.mailbox_id, criterion)
@@ -89,7 +96,8 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
     if options is None and session.rev2:
         options = ()  # RFC 9051 6.4.4: IMAP4rev2 answers with ESEARCH
     if options is None:
-        await session.send(untagged.search(results))
+        modseq = await _highest(session, [u for _, u in known]) if with_modseq else None
+        await session.send(untagged.search(results, modseq))
         return r.ok("SEARCH completed")
     wanted = set(options) or {c.SearchReturn.ALL}
     if c.SearchReturn.SAVE in wanted:  # RFC 5182 2.4: MIN/MAX narrow what is saved
@@ -105,6 +113,14 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
         wanted.discard(c.SearchReturn.SAVE)
         if not wanted:  # RFC 5182 2.1: SAVE alone sends no ESEARCH
             return r.ok("SEARCH completed, result saved")
+    modseq = None
+    if with_modseq:  # RFC 7162 3.1.10: of every match, or of MIN/MAX when only those
+        returned = [u for _, u in known]
+        if returned and not {c.SearchReturn.ALL, c.SearchReturn.COUNT} & wanted:
+            ends = {returned[0]} if c.SearchReturn.MIN in wanted else set()
+            ends |= {returned[-1]} if c.SearchReturn.MAX in wanted else set()
+            returned = sorted(ends)
+        modseq = await _highest(session, returned)
     await session.send(
         untagged.esearch(
             session.tag,
@@ -113,6 +129,14 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
             maximum=results[-1] if results and c.SearchReturn.MAX in wanted else None,
             count=len(results) if c.SearchReturn.COUNT in wanted else None,
             all_=UidSet.of(results).to_imap() if c.SearchReturn.ALL in wanted else None,
+            modseq=modseq,
         )
     )
     return r.ok("SEARCH completed")
+
+
+async def _highest(session: Session, uids: list[int]) -> int | None:
+    """The highest MODSEQ of the messages ``uids`` (None when there are none, RFC 7162
+    3.1.5: an empty result carries no MODSEQ)."""
+    metas = await condstore.metas(session, uids)
+    return max((m.modseq for m in metas), default=None)

@@ -36,6 +36,7 @@ from mailkeep.net.connection import (
 from mailkeep.net.imap import (
     append,
     auth,
+    condstore,
     copymove,
     fetch,
     flags,
@@ -107,7 +108,8 @@ async def _id(session: Session, command: c.Id) -> StatusResponse:
 
 async def _enable(session: Session, command: c.Enable) -> StatusResponse:
     """ENABLE (RFC 5161): IMAP4rev2 (RFC 9051 6.3.1) and UTF8=ACCEPT (RFC 6855 3) both
-    switch mailbox names and strings to UTF-8; only newly enabled names are listed."""
+    switch mailbox names and strings to UTF-8; CONDSTORE (RFC 7162 3.1), and QRESYNC,
+    which implies it (RFC 7162 3.2.3). Only newly enabled names are listed."""
     done = []
     for name in command.capabilities:
         if name == "IMAP4REV2" and not session.rev2:
@@ -116,6 +118,13 @@ async def _enable(session: Session, command: c.Enable) -> StatusResponse:
         elif name == "UTF8=ACCEPT" and not session.utf8_accept:
             session.utf8_accept = True
             done.append("UTF8=ACCEPT")
+        elif name == "CONDSTORE" and not session.condstore:
+            await condstore.enable(session)
+            done.append("CONDSTORE")
+        elif name == "QRESYNC" and not session.qresync:
+            await condstore.enable(session)
+            session.qresync = True
+            done.append("QRESYNC")
     if session.rev2 or session.utf8_accept:
         session.core.enable_utf8()  # UTF-8 names from now on
     await session.send(untagged.enabled(done))

@@ -11,6 +11,14 @@ Implementation notes (invariants):
   ``pending_updates`` at the moments RFC 9051 7.4.1 allows.
 - ``own_changes`` holds (uid, modseq) of flag changes this session made and reported
   itself, so the feed's echo of them is not reported twice.
+- ``Selected.modseq`` is the highest MODSEQ of the mailbox this session has absorbed: the
+  snapshot's HIGHESTMODSEQ at SELECT, then each change heard for the mailbox. The feed
+  delivers changes in MODSEQ order, so a flag change at or below it is already known (it
+  was committed before the snapshot) and is not reported again; after a feed overflow the
+  session asks the store for what changed above it (RFC 7162 CHANGEDSINCE, VANISHED).
+- CONDSTORE (RFC 7162 3.1): once ``condstore`` is set, every FETCH response carrying flags
+  carries MODSEQ too. QRESYNC (3.2): once ``qresync`` is set, expunges are reported as
+  VANISHED, and while some wait (7.4.1) no HIGHESTMODSEQ at or above them is sent.
 - Output is buffered in ``_out`` and written when it grows past ``FLUSH_AT`` or when the
   server flushes before reading: many small untagged responses become few writes. With
   COMPRESS active each write is compressed and sync-flushed (net/imap/compress.py).
@@ -31,7 +39,7 @@ from mailkeep.accounts.throttle import LoginThrottle
 from mailkeep.net.connection import Connection
 from mailkeep.net.imap.compress import Deflate
 from mailkeep.protocol.imap.connection import IMAPServerConnection
-from mailkeep.protocol.imap.responses import Data, Response
+from mailkeep.protocol.imap.responses import Code, Data, Response, Status, StatusResponse
 from mailkeep.protocol.imap.sequence import SequenceSet
 from mailkeep.protocol.imap.sequencemap import SequenceMap
 from mailkeep.protocol.imap.values import Atom, Stream, Value
@@ -97,6 +105,8 @@ class Selected:
     recent: set[int] = field(default_factory=set)
     #: SORT/THREAD rows read so far (they never change for a UID; net/imap/sort.py)
     sort_rows: dict[int, SortRow] = field(default_factory=dict)
+    #: the highest MODSEQ of this mailbox the session has absorbed (see the notes above)
+    modseq: int = 0
 
 
 @dataclass(slots=True)
@@ -113,6 +123,8 @@ class Session:
     rev2: bool = False
     #: ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and strings, APPEND UTF8 (...)
     utf8_accept: bool = False
+    condstore: bool = False  # RFC 7162 3.1: a CONDSTORE enabling command was seen
+    qresync: bool = False  # RFC 7162 3.2.3: ENABLE QRESYNC was answered
     #: SEARCHRES (RFC 5182): the saved result, as UIDs so expunges cannot shift it
     saved_uids: tuple[int, ...] = ()
     subscription: Subscription | None = None
@@ -252,26 +264,50 @@ class Session:
                 selected.seqmap.add(change.uids)
                 self.new_uids_seen = True
             elif isinstance(change, MessagesExpunged):
-                selected.seqmap.expunge(change.uids)
+                selected.seqmap.expunge(change.uids, change.highestmodseq)
                 selected.recent.difference_update(change.uids)
             elif isinstance(change, FlagsChanged):
                 for fc in change.changes:
                     if (fc.uid, fc.modseq) in self.own_changes:
                         self.own_changes.discard((fc.uid, fc.modseq))
-                        continue
-                    names = self.flag_names(fc.uid, fc.flags, fc.keywords)
-                    selected.seqmap.flags_changed(fc.uid, [Atom("FLAGS"), names])
+                    elif fc.modseq > selected.modseq:
+                        self.flags_changed(fc.uid, fc.modseq, fc.flags, fc.keywords)
+            else:
+                continue
+            selected.modseq = max(selected.modseq, change.highestmodseq)
 
-    def pending_updates(self, allow_expunge: bool) -> list[Data]:
-        """The untagged EXPUNGE/EXISTS/FETCH responses to send now (and RECENT in rev1)."""
+    def flags_changed(self, uid: int, modseq: int, flags: Flag, keywords: Iterable[str]) -> None:
+        """Queue an untagged FETCH of a message's new flags (and MODSEQ with CONDSTORE)."""
+        items: list[Value] = [Atom("FLAGS"), self.flag_names(uid, flags, keywords)]
+        if self.condstore:
+            items += [Atom("MODSEQ"), [modseq]]
+        self.require_selected().seqmap.flags_changed(uid, items)
+
+    def pending_updates(self, allow_expunge: bool) -> list[Data | StatusResponse]:
+        """The untagged EXPUNGE (VANISHED with QRESYNC)/EXISTS/FETCH responses to send now
+        (and RECENT in rev1)."""
         selected = self.selected
         if selected is None:
             return []
-        updates = selected.seqmap.updates(allow_expunge)
-        if not self.rev2 and any(_is_exists(d) for d in updates):
+        updates: list[Data | StatusResponse] = []
+        updates += selected.seqmap.updates(allow_expunge, vanished=self.qresync)
+        if not self.rev2 and any(isinstance(d, Data) and _is_exists(d) for d in updates):
             recent = sum(1 for u in selected.recent if selected.seqmap.number_of(u))
             updates.append(Data((recent, Atom("RECENT"))))
+        delayed = selected.seqmap.delayed_expunge_modseq
+        if self.qresync and delayed is not None:
+            # RFC 7162 3.2: a client that loses the connection now must not skip the
+            # expunges still waiting, whatever MODSEQ values it has seen meanwhile.
+            code = Code("HIGHESTMODSEQ", (delayed - 1,))
+            updates.append(StatusResponse(Status.OK, "expunges pending", code))
         return updates
+
+    def reported_modseq(self) -> int:
+        """The HIGHESTMODSEQ this session may tell the client now: everything up to it has
+        been reported (or will be, before the tagged response)."""
+        selected = self.require_selected()
+        delayed = selected.seqmap.delayed_expunge_modseq
+        return selected.modseq if delayed is None else min(selected.modseq, delayed - 1)
 
 
 _FLAG_ATOMS: dict[int, tuple[Atom, ...]] = {}
