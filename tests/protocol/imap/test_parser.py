@@ -379,6 +379,10 @@ ERRORS: list[tuple[bytes, str | None, str]] = [
     (b"a SORT () UTF-8 ALL\r\n", "a", "no sort criteria"),
     (b"a SORT (FOO) UTF-8 ALL\r\n", "a", "sort key"),
     (b"a SELECT M (QRESYNC (0 1))\r\n", "a", "must not be 0"),
+    (b"a SELECT M (QRESYNC (1 2 1:*))\r\n", "a", '"*" is not allowed'),  # RFC 7162 7
+    (b"a SELECT M (QRESYNC (1 2 (1:* 1:3)))\r\n", "a", '"*" is not allowed'),
+    (b"a SELECT M (QRESYNC (1 2 1:9 (1:3 5,7)))\r\n", "a", "differ in number"),
+    (b"a SELECT M (QRESYNC (1 2 $))\r\n", "a", '"$" is not allowed'),
     (b"a ID (" + b'"k" "v" ' * 31 + b")\r\n", "a", "ID"),
     (b"a SEARCH " + b"NOT " * 100 + b"ALL\r\n", "a", "deeply"),
     (b"a SEARCH " + b"(" * 100 + b"ALL" + b")" * 100 + b"\r\n", "a", "deeply"),

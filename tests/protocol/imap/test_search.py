@@ -27,6 +27,7 @@ from mailkeep.protocol.imap.search import (
     SizeKey,
     TextKey,
     TextWhere,
+    uses_modseq,
 )
 from mailkeep.protocol.imap.sequence import SequenceSet
 
@@ -184,3 +185,19 @@ def test_charset_decodes_literals() -> None:
 def test_malformed(wire: bytes) -> None:
     with pytest.raises(ParseError):
         criteria(wire)
+
+
+@pytest.mark.parametrize(
+    ("keys", "found"),
+    [
+        (b"MODSEQ 5", True),
+        (b'MODSEQ "/flags/\\\\draft" all 620162338', True),  # RFC 7162 3.1.5 example
+        (b"SEEN NOT MODSEQ 5", True),
+        (b"OR FLAGGED (DRAFT MODSEQ 7)", True),
+        (b"SEEN NOT (OR FLAGGED DRAFT)", False),
+        (b"ALL", False),
+    ],
+)
+def test_uses_modseq(keys: bytes, found: bool) -> None:
+    """A MODSEQ criterion anywhere makes the search CONDSTORE-enabling (RFC 7162 3.1)."""
+    assert uses_modseq(criteria(keys)) is found

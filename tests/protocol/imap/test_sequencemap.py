@@ -55,6 +55,20 @@ def test_vanished_instead_of_expunge() -> None:
     assert list(m.uids) == [1, 4]
 
 
+def test_delayed_expunges_keep_their_lowest_modseq() -> None:
+    """RFC 7162 3.2: while expunges wait, the map knows the lowest of their MODSEQs, so a
+    QRESYNC client is never told a HIGHESTMODSEQ that would let it skip them."""
+    m = SequenceMap([1, 2, 3, 4])
+    assert m.delayed_expunge_modseq is None
+    m.expunge([3], 40)
+    m.expunge([2], 35)
+    m.expunge([9], 20)  # unknown UID: ignored, its MODSEQ too
+    assert m.delayed_expunge_modseq == 35
+    assert m.updates(allow_expunge=False) == [] and m.delayed_expunge_modseq == 35
+    assert wire(m, allow=True, vanished=True) == [b"* VANISHED 2:3\r\n"]
+    assert m.delayed_expunge_modseq is None
+
+
 def test_new_messages_then_flags() -> None:
     m = SequenceMap([1, 2])
     m.add([5, 4, 2])
