@@ -246,3 +246,21 @@ def test_no_new_flag_change_is_lost_when_an_old_one_is_skipped(user: str, sessio
     [line] = fetches(heard)
     assert re.fullmatch(r"\* 1 FETCH \(UID 1 FLAGS \(\) MODSEQ \((\d+)\)\)", line), heard
     assert modseqs(heard)[1] > highest + 1
+
+
+def test_sort_and_thread_with_modseq(user: str, session: Open) -> None:
+    """RFC 7162 3.1.9, 3.1.10: SORT appends (MODSEQ n), ESORT returns MODSEQ n (of the
+    MIN/MAX messages alone when only those are asked), THREAD is unchanged; all enable."""
+    t = session(user)
+    t.ok("SELECT INBOX")
+    highest = modseqs(t.ok("UID FETCH 8 (MODSEQ)"))[8]
+    changed = modseqs(t.ok("STORE 2,6 +FLAGS (\\Seen)"))
+    top = max(changed.values())
+    assert t.ok(f"SORT (REVERSE SUBJECT) UTF-8 MODSEQ {highest + 1}")[0] == (
+        f"* SORT 6 2 (MODSEQ {top})"
+    )
+    assert t.ok(f"SORT (ARRIVAL) UTF-8 MODSEQ {top + 1}")[0] == "* SORT"
+    esort = t.ok(f"UID SORT RETURN (MAX) (ARRIVAL) UTF-8 MODSEQ {highest + 1}")
+    assert esort[0].endswith(f"UID MAX 6 MODSEQ {changed[6]}"), esort
+    threads = t.ok(f"THREAD ORDEREDSUBJECT UTF-8 MODSEQ {highest + 1}")
+    assert threads[0] == "* THREAD (2)(6)"

@@ -99,6 +99,23 @@ async def metas(session: Session, uids: list[int]) -> list[MessageMeta]:
     return out
 
 
+async def highest_modseq(session: Session, uids: list[int]) -> int | None:
+    """The highest MODSEQ of the messages ``uids`` (None when there are none: an empty
+    SEARCH or SORT result carries no MODSEQ, RFC 7162 3.1.5, 3.1.9)."""
+    return max((m.modseq for m in await metas(session, uids)), default=None)
+
+
+def ends(uids: list[int], wanted: set[c.SearchReturn]) -> list[int]:
+    """The messages whose MODSEQ an ESEARCH/ESORT answer reports (RFC 7162 3.1.10): all of
+    them, or only the MIN/MAX ones when neither ALL nor COUNT was asked for."""
+    if not uids or {c.SearchReturn.ALL, c.SearchReturn.COUNT} & wanted:
+        return uids
+    picked = [uids[0]] if c.SearchReturn.MIN in wanted else []
+    if c.SearchReturn.MAX in wanted:
+        picked.append(uids[-1])
+    return picked
+
+
 async def resynchronise(session: Session, selected: Selected, params: c.QresyncParams) -> None:
     """SELECT (QRESYNC ...) with a matching UIDVALIDITY: VANISHED (EARLIER) then the
     changed messages' FETCH (UID FLAGS MODSEQ), RFC 7162 3.2.5.1. The store keeps every

@@ -96,7 +96,9 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
     if options is None and session.rev2:
         options = ()  # RFC 9051 6.4.4: IMAP4rev2 answers with ESEARCH
     if options is None:
-        modseq = await _highest(session, [u for _, u in known]) if with_modseq else None
+        modseq = (
+            await condstore.highest_modseq(session, [u for _, u in known]) if with_modseq else None
+        )
         await session.send(untagged.search(results, modseq))
         return r.ok("SEARCH completed")
     wanted = set(options) or {c.SearchReturn.ALL}
@@ -115,12 +117,8 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
             return r.ok("SEARCH completed, result saved")
     modseq = None
     if with_modseq:  # RFC 7162 3.1.10: of every match, or of MIN/MAX when only those
-        returned = [u for _, u in known]
-        if returned and not {c.SearchReturn.ALL, c.SearchReturn.COUNT} & wanted:
-            ends = {returned[0]} if c.SearchReturn.MIN in wanted else set()
-            ends |= {returned[-1]} if c.SearchReturn.MAX in wanted else set()
-            returned = sorted(ends)
-        modseq = await _highest(session, returned)
+        returned = condstore.ends([u for _, u in known], wanted)
+        modseq = await condstore.highest_modseq(session, sorted(set(returned)))
     await session.send(
         untagged.esearch(
             session.tag,
@@ -133,10 +131,3 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
         )
     )
     return r.ok("SEARCH completed")
-
-
-async def _highest(session: Session, uids: list[int]) -> int | None:
-    """The highest MODSEQ of the messages ``uids`` (None when there are none, RFC 7162
-    3.1.5: an empty result carries no MODSEQ)."""
-    metas = await condstore.metas(session, uids)
-    return max((m.modseq for m in metas), default=None)

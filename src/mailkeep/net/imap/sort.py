@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from mailkeep.net.imap import condstore
 from mailkeep.net.imap.search import to_criterion
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
 from mailkeep.protocol.imap import untagged
 from mailkeep.protocol.imap.responses import StatusResponse
-from mailkeep.protocol.imap.search import SearchKey
+from mailkeep.protocol.imap.search import SearchKey, uses_modseq
 from mailkeep.protocol.imap.sort import ordered_set, sort_messages
 from mailkeep.protocol.imap.thread import ordered_subject, references
 from mailkeep.store.errors import MailboxNotFound
@@ -75,6 +76,9 @@ def _number(session: Session, uid: bool) -> Callable[[int], int] | None:
 
 
 async def sort(session: Session, command: c.Sort) -> StatusResponse:
+    with_modseq = uses_modseq(command.search)
+    if with_modseq:
+        await condstore.enable(session)  # RFC 7162 3.1
     messages = await _searched(session, command.search)
     if messages is None:
         return r.NO_NONEXISTENT
@@ -83,9 +87,12 @@ async def sort(session: Session, command: c.Sort) -> StatusResponse:
     results = ordered if number is None else [number(u) for u in ordered]
     options = command.return_options
     if options is None:
-        await session.send(untagged.sort(results))
+        modseq = None
+        if with_modseq:  # RFC 7162 3.1.9
+            modseq = await condstore.highest_modseq(session, sorted(ordered))
+        await session.send(untagged.sort(results, modseq))
         return r.ok("SORT completed")
-    return await _esort(session, command, ordered, results, options)
+    return await _esort(session, command, ordered, results, options, with_modseq)
 
 
 async def _esort(
@@ -94,6 +101,7 @@ async def _esort(
     ordered: Sequence[int],
     results: Sequence[int],
     options: tuple[c.SearchReturn, ...],
+    with_modseq: bool,
 ) -> StatusResponse:
     """RFC 5267 3.1: the ESEARCH return options in sort order (MIN is the first message
     of the sorted result, MAX the last); SAVE keeps the result for "$" (RFC 5182).
@@ -112,6 +120,10 @@ async def _esort(
         wanted.discard(c.SearchReturn.SAVE)
         if not wanted:
             return r.ok("SORT completed, result saved")
+    modseq = None
+    if with_modseq:  # RFC 7162 3.1.10: MIN/MAX here are the first and last in sort order
+        picked = condstore.ends(list(ordered), wanted)
+        modseq = await condstore.highest_modseq(session, sorted(set(picked)))
     await session.send(
         untagged.esearch(
             session.tag,
@@ -120,6 +132,7 @@ async def _esort(
             maximum=results[-1] if results and c.SearchReturn.MAX in wanted else None,
             count=len(results) if c.SearchReturn.COUNT in wanted else None,
             all_=ordered_set(results) if c.SearchReturn.ALL in wanted else None,
+            modseq=modseq,
         )
     )
     return r.ok("SORT completed")
@@ -129,6 +142,8 @@ async def thread(session: Session, command: c.Thread) -> StatusResponse:
     algorithm = THREAD_ALGORITHMS.get(command.algorithm)
     if algorithm is None:
         return BAD_THREAD_ALGORITHM
+    if uses_modseq(command.search):
+        await condstore.enable(session)  # RFC 7162 3.1.9: THREAD's answer is unchanged
     messages = await _searched(session, command.search)
     if messages is None:
         return r.NO_NONEXISTENT

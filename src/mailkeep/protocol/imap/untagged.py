@@ -94,8 +94,12 @@ def search(numbers: Iterable[int], modseq: int | None = None) -> Data:
     return Data(tuple(values))
 
 
-def sort(numbers: Iterable[int]) -> Data:
-    return Data((Atom("SORT"), *numbers))
+def sort(numbers: Iterable[int], modseq: int | None = None) -> Data:
+    """``* SORT 2 3 6``, with ``(MODSEQ n)`` for CONDSTORE sorts (RFC 7162 3.1.9)."""
+    values: list[Value] = [Atom("SORT"), *numbers]
+    if modseq is not None:
+        values.append([Atom("MODSEQ"), modseq])
+    return Data(tuple(values))
 
 
 @dataclass(frozen=True, slots=True)
