@@ -9,10 +9,11 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 
+import imapclient
 import pytest
 
-from tests.mailserver import MailServer
-from tests.net.imap.conftest import imaps, message
+from tests.mailserver import PASSWORD, MailServer
+from tests.net.imap.conftest import imaps, message, tls_context
 from tests.net.imap.transcript import Transcript, code_value, fetches
 
 _users = itertools.count(1)
@@ -264,3 +265,26 @@ def test_sort_and_thread_with_modseq(user: str, session: Open) -> None:
     assert esort[0].endswith(f"UID MAX 6 MODSEQ {changed[6]}"), esort
     threads = t.ok(f"THREAD ORDEREDSUBJECT UTF-8 MODSEQ {highest + 1}")
     assert threads[0] == "* THREAD (2)(6)"
+
+
+def test_imapclient_condstore_helpers(server: MailServer, user: str) -> None:
+    """imapclient's own CONDSTORE support: ENABLE, HIGHESTMODSEQ from select_folder and
+    folder_status, fetch modifiers (CHANGEDSINCE), and the MODSEQ of a search result."""
+    client = imapclient.IMAPClient(
+        "localhost", port=server.ports["imaps"], ssl=True, ssl_context=tls_context(server)
+    )
+    try:
+        client.login(user, PASSWORD)
+        assert client.has_capability("CONDSTORE") and client.has_capability("QRESYNC")
+        assert client.enable("CONDSTORE") == [b"CONDSTORE"]
+        highest = client.select_folder("INBOX")[b"HIGHESTMODSEQ"]
+        assert client.folder_status("INBOX", ["HIGHESTMODSEQ"])[b"HIGHESTMODSEQ"] == highest
+        client.add_flags([3, 7], [imapclient.SEEN])
+        changed = client.fetch(list(range(1, 9)), ["FLAGS"], modifiers=[f"CHANGEDSINCE {highest}"])
+        assert sorted(changed) == [3, 7]
+        assert all(changed[u][b"MODSEQ"][0] > highest for u in changed)
+        found = client.search(["MODSEQ", str(highest + 1)])
+        assert sorted(found) == [3, 7]
+        assert found.modseq == max(changed[u][b"MODSEQ"][0] for u in changed)
+    finally:
+        client.logout()
