@@ -192,6 +192,7 @@ def dovecot_session(home: Path) -> Iterator[imaplib.IMAP4]:
         def shutdown(self) -> None:
             writer.close()
             proc.wait(timeout=30)
+            reader.close()
 
     client = Piped()
     try:

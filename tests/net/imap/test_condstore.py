@@ -288,3 +288,22 @@ def test_imapclient_condstore_helpers(server: MailServer, user: str) -> None:
         assert found.modseq == max(changed[u][b"MODSEQ"][0] for u in changed)
     finally:
         client.logout()
+
+
+def test_delayed_expunge_holds_highestmodseq_back(user: str, session: Open) -> None:
+    """RFC 7162 3.2: while an expunge waits (no VANISHED during FETCH), a QRESYNC client is
+    told a HIGHESTMODSEQ below it, so a reconnect from what it saw cannot skip it."""
+    a, b = session(user), session(user)
+    a.ok("ENABLE QRESYNC")
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok("UID STORE 5 +FLAGS.SILENT (\\Deleted)")
+    b.ok("UID EXPUNGE 5")
+    b.ok("UID STORE 6 +FLAGS (\\Seen)")  # a change with a MODSEQ above the expunge's
+    during = a.ok("FETCH 1:2 (FLAGS)")
+    assert not any("VANISHED" in ln or "EXPUNGE" in ln for ln in during), during
+    told = [int(m) for ln in during for m in re.findall(r"MODSEQ \((\d+)\)", ln)]
+    held = code_value(during, "HIGHESTMODSEQ")
+    assert held < max(told)  # below the UID 6 change the client has just been told of
+    after = a.ok("NOOP")
+    assert "* VANISHED 5" in after and not any("HIGHESTMODSEQ" in ln for ln in after)
