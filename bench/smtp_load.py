@@ -113,11 +113,20 @@ def pop3_count(target: Target) -> int:
         client.quit()
 
 
+def _count_or_zero(target: Target) -> int:
+    """STAT, or 0 after a transient refusal (Dovecot answers "-ERR [SYS/TEMP] Mailbox is in
+    inconsistent state, please relogin" while LMTP writes its maildir)."""
+    try:
+        return pop3_count(target)
+    except (poplib.error_proto, OSError):
+        return 0
+
+
 def wait_for_count(target: Target, count: int, limit: float = 600.0) -> None:
     """Poll until the mailbox holds ``count`` messages; fail after ``limit`` seconds (a
     mailbox someone else empties meanwhile would otherwise keep the bench waiting)."""
     deadline = time.monotonic() + limit
-    while (seen := pop3_count(target)) < count:
+    while (seen := _count_or_zero(target)) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{target.user}: {seen} messages after {limit:.0f} s, not {count}")
         time.sleep(0.05)

@@ -156,3 +156,16 @@ def test_rate_limiter_window_and_memory_bound() -> None:
     for key in ("a", "b", "c", "d"):
         limiter.allow(key)
     assert limiter.allow("ip")  # forgotten (least recently seen), so counted afresh
+
+
+def test_mx_catch_all_takes_unknown_local_parts_only(world: World) -> None:
+    carol = world.directory.get_user("carol@example.test").id
+    alice = world.directory.get_user("alice@example.test").id
+    world.directory.set_catchall("example.test", "carol@example.test")
+    caught = rcpt_mx(world, "never-made@example.test")
+    assert isinstance(caught, AcceptedRecipient) and [r.user_id for r in caught.local] == [carol]
+    own = rcpt_mx(world, "alice+tag@example.test")  # a real user (subaddress) is not caught
+    assert isinstance(own, AcceptedRecipient) and [r.user_id for r in own.local] == [alice]
+    assert rcpt_mx(world, "x@remote.example") == routing.RELAY_DENIED
+    world.directory.set_catchall("example.test", None)
+    assert rcpt_mx(world, "never-made@example.test") == routing.NO_SUCH_USER
