@@ -398,7 +398,7 @@ class MemoryStore:
 
     async def select(self, user_id: int, mailbox: str) -> MailboxSnapshot:
         box = self._user(user_id).by_name(self._name(mailbox))
-        return MailboxSnapshot(self._status(box), array.array("L", sorted(box.messages)))
+        return MailboxSnapshot(self._status(box), array.array("I", sorted(box.messages)))
 
     async def claim_recent(self, user_id: int, mailbox_id: int) -> UidSet:
         box = self._user(user_id).by_id(mailbox_id)

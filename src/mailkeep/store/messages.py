@@ -603,7 +603,7 @@ def all_uids(conn: sqlite3.Connection, mailbox_id: int) -> array.array[int]:
         "(SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid)",
         (mailbox_id,),
     ).fetchone()
-    return array.array("L", json.loads(f"[{text}]")) if text else array.array("L")
+    return array.array("I", json.loads(f"[{text}]")) if text else array.array("I")
 
 
 def uids_from(conn: sqlite3.Connection, mailbox_id: int, first: int) -> array.array[int]:
@@ -612,7 +612,7 @@ def uids_from(conn: sqlite3.Connection, mailbox_id: int, first: int) -> array.ar
         "SELECT uid FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid",
         (mailbox_id, first),
     ).fetchall()
-    return array.array("L", [r[0] for r in rows])
+    return array.array("I", [r[0] for r in rows])
 
 
 def index_pending(conn: sqlite3.Connection, limit: int) -> int:

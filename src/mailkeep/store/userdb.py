@@ -107,7 +107,7 @@ class UserDb:
             if found is not None:
                 self.uid_cache.move_to_end(mailbox_id)
                 (old_next, old_count), cached = found
-                uids = array.array("L", cached)  # a copy: the caller may change it
+                uids = array.array("I", cached)  # a copy: the caller may change it
         if found is not None and (old_next, old_count) == (uidnext, count):
             return uids
         if found is not None and old_next < uidnext:
@@ -124,7 +124,7 @@ class UserDb:
         self, mailbox_id: int, uidnext: int, count: int, uids: array.array[int]
     ) -> None:
         with self.lock:
-            self.uid_cache[mailbox_id] = ((uidnext, count), array.array("L", uids))
+            self.uid_cache[mailbox_id] = ((uidnext, count), array.array("I", uids))
             self.uid_cache.move_to_end(mailbox_id)
             while len(self.uid_cache) > UID_CACHE_MAILBOXES:
                 self.uid_cache.popitem(last=False)
