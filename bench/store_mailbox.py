@@ -105,17 +105,35 @@ async def measure(root: Path, count: int) -> dict[str, str]:
             f"{await timed(lambda: store.select(1, INBOX)):.1f}"
         )
 
-        async def select_after_change() -> float:
-            """A SELECT's first read after a flag change (the cached UID list is stale)."""
-            await store.store_flags(1, box, UidSet.of([1]), FlagOp.ADD, Flag.FLAGGED)
-            start = time.perf_counter()
-            await store.select(1, INBOX)
-            took = time.perf_counter() - start
-            await store.store_flags(1, box, UidSet.of([1]), FlagOp.REMOVE, Flag.FLAGGED)
-            return took
+        async def select_after(change: Callable[[], Awaitable[object]]) -> str:
+            """Median of five SELECTs, each the first after ``change``."""
+            took = []
+            for _ in range(5):
+                await change()
+                start = time.perf_counter()
+                await store.select(1, INBOX)
+                took.append(time.perf_counter() - start)
+            return f"{statistics.median(took) * 1000:.1f}"
 
-        after = sorted([await select_after_change() for _ in range(5)])
-        row["SELECT state after a change (ms)"] = f"{after[2] * 1000:.1f}"
+        flip = iter(range(10**9))
+
+        async def flag_change() -> None:
+            op = FlagOp.ADD if next(flip) % 2 == 0 else FlagOp.REMOVE
+            await store.store_flags(1, box, UidSet.of([1]), op, Flag.FLAGGED)
+
+        async def arrival() -> None:
+            await store.append(1, INBOX, [NewMessage(make_message(0, rng, words, False))], Quota())
+
+        async def expunge() -> None:
+            uid = (await store.select(1, INBOX)).uids[1]
+            await store.store_flags(1, box, UidSet.of([uid]), FlagOp.ADD, Flag.DELETED)
+            await store.expunge(1, box, UidSet.of([uid]))
+
+        rng = random.Random(8)
+        words = vocabulary(rng)
+        row["SELECT after a flag change (ms)"] = await select_after(flag_change)
+        row["SELECT after new mail (ms)"] = await select_after(arrival)
+        row["SELECT after an expunge: every UID read (ms)"] = await select_after(expunge)
 
         async def fetch_all(envelopes: bool) -> int:
             n = 0
