@@ -121,8 +121,14 @@ def fill_dovecot(users: int, messages: int, size: int, first: int = 1) -> None:
     vmail = pwd.getpwnam("vmail")
     for u in range(first, first + users):
         maildir = ANCHOR_MB / "example.test" / f"user{u}" / "Maildir"
-        if maildir.exists():
-            shutil.rmtree(maildir)
+        for _attempt in range(30):  # Dovecot may still be writing its index files there
+            try:
+                shutil.rmtree(maildir)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(1)
         for sub in ("cur", "new", "tmp"):
             (maildir / sub).mkdir(parents=True)
         for i in range(messages):
