@@ -4,6 +4,7 @@ expiry, notifications, hold, and results made durable message by message."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,6 +90,26 @@ def test_deferred_then_delivered_then_expired(tmp_path: Path) -> None:
     state["outcome"] = Outcome.DELIVERED
     asyncio.run(queue.run_once())
     assert spool.list_ids() == []
+
+
+def test_rewrite_within_one_clock_tick_is_not_mistaken_for_the_old_envelope(
+    tmp_path: Path,
+) -> None:
+    # A deferral rewrites the envelope; when that happens within the file system's clock
+    # tick, the new file has the old mtime. The scan must still see the new state (it
+    # once re-sent the message at once, before its next attempt was due).
+    clock = Clock()
+    transport = RecordingTransport(lambda domain, address: Outcome.DEFERRED)
+    spool, queue = worker(tmp_path, transport, clock)
+    kept = put(spool, clock, "x@b.test")
+    path = spool.envelope_path(kept)
+    first = path.stat()
+    asyncio.run(queue.run_once())  # scans (caching this version), sends, defers: rewrite
+    assert len(transport.batches) == 1
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))  # the same tick
+    assert path.stat().st_mtime_ns == first.st_mtime_ns
+    asyncio.run(queue.run_once())
+    assert len(transport.batches) == 1  # not due for another 300 s
 
 
 def test_expiry_bounces_once_with_delay_warning_first(tmp_path: Path) -> None:

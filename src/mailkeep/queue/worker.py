@@ -105,7 +105,9 @@ class QueueWorker:
         self.settings = settings
         self.clock = clock
         self._notify = notify or self._queue_notification
-        self._cache: dict[str, tuple[int, QueuedMessage]] = {}
+        # Envelopes by spool id, with the (mtime, inode, size) they were read at. The mtime
+        # alone is not enough: two rewrites within one clock tick share it.
+        self._cache: dict[str, tuple[tuple[int, int, int], QueuedMessage]] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._inflight: set[tuple[str, str]] = set()
         self._connections = asyncio.Semaphore(settings.max_connections)
@@ -179,7 +181,7 @@ class QueueWorker:
 
     def _scan(self) -> list[QueuedMessage]:
         """Every committed envelope, re-read only when its file changed (a thread)."""
-        seen: dict[str, tuple[int, QueuedMessage]] = {}
+        seen: dict[str, tuple[tuple[int, int, int], QueuedMessage]] = {}
         envelopes_dir = self.spool.envelope_path("0").parent
         with os.scandir(envelopes_dir) as entries:
             for entry in entries:
@@ -187,15 +189,16 @@ class QueueWorker:
                     continue
                 spool_id = entry.name[:-5]
                 try:
-                    mtime = entry.stat().st_mtime_ns
+                    stat = entry.stat()
                 except FileNotFoundError:
                     continue
+                version = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
                 cached = self._cache.get(spool_id)
-                if cached is not None and cached[0] == mtime:
+                if cached is not None and cached[0] == version:
                     seen[spool_id] = cached
                     continue
                 try:
-                    seen[spool_id] = (mtime, self.spool.load_sync(spool_id))
+                    seen[spool_id] = (version, self.spool.load_sync(spool_id))
                 except FileNotFoundError:
                     continue
                 except ValueError as exc:  # SpoolFormatError: leave it for a person
@@ -242,6 +245,9 @@ class QueueWorker:
             await asyncio.to_thread(self.spool.collect_sync, ids)
 
     def _load_batch(self, items: list[tuple[str, tuple[str, ...]]]) -> list[OutboundMessage]:
+        """The messages to send, from their current envelopes: a recipient delivered,
+        failed or rescheduled since the scan is left out."""
+        now = self.clock()
         batch = []
         for spool_id, addresses in items:
             try:
@@ -252,7 +258,9 @@ class QueueWorker:
             if envelope.extra.get(HOLD) == "1":
                 continue
             wanted = set(addresses)
-            recipients = tuple(r for r in envelope.pending if r.address in wanted)
+            recipients = tuple(
+                r for r in envelope.pending if r.address in wanted and r.next_attempt <= now
+            )
             if recipients:
                 batch.append(OutboundMessage(envelope, recipients, content))
         return batch
