@@ -156,12 +156,6 @@ def _header_limit(data: bytes) -> int:
     return len(data) if blank is None else blank.end()
 
 
-def header_has_8bit(message: bytes) -> bool:
-    """Whether the message's own header block (not its parts') holds an octet above 0x7F:
-    RFC 6532 UTF-8 fields, or raw legacy 8-bit text (RFC 6855 4 cares about both)."""
-    return not message[: _header_limit(message)].isascii()
-
-
 def _name_bytes(name: bytes | str) -> bytes:
     """A field name as bytes; a name from a client may hold anything (it then matches only
     the same octets), so this never raises."""

@@ -2,15 +2,17 @@
 APPENDUID; RFC 7889 APPENDLIMIT: the core refuses larger messages before upload; RFC 6855 4
 APPEND UTF8).
 
-RFC 6855 4: since UTF8=ACCEPT is advertised, a message whose header fields hold 8-bit octets
-is refused (NO) unless the session enabled UTF-8 (UTF8=ACCEPT, or IMAP4rev2, which includes
-it). The ``UTF8 (literal8)`` form is accepted once UTF8=ACCEPT is enabled, also when the
-client sent a plain literal inside it.
+Messages are stored byte for byte whatever their header bytes. RFC 6855 4 asks a server
+that advertises UTF8=ACCEPT to refuse 8-bit header fields from sessions that did not
+enable it; we accept them instead (decision 0012): real mail carries raw 8-bit headers
+(old Latin-1 subjects, broken mailers), and refusing them makes every migration or sync
+that uploads old mail (mbsync, imapsync, a client moving local folders) lose messages.
+The ``UTF8 (literal8)`` form is accepted once UTF8=ACCEPT is enabled, also when the client
+sent a plain literal inside it.
 """
 
 from __future__ import annotations
 
-from mailkeep.mail.headers import header_has_8bit
 from mailkeep.net.imap.flags import split_flags
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
@@ -27,19 +29,13 @@ from mailkeep.store.errors import (
 from mailkeep.store.models import NewMessage
 
 BAD_UTF8_NOT_ENABLED = r.bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT first")
-NO_8BIT_HEADER = r.no(
-    "message header has 8-bit characters: ENABLE UTF8=ACCEPT first", Code("CANNOT")
-)  # RFC 6855 4: MUST reject with NO
 
 
 async def append(session: Session, command: c.Append) -> StatusResponse:
     messages = []
-    utf8_session = session.utf8_accept or session.rev2
     for message in command.messages:
         if message.utf8 and not session.utf8_accept:
             return BAD_UTF8_NOT_ENABLED
-        if not utf8_session and header_has_8bit(message.data):
-            return NO_8BIT_HEADER
         flags, keywords = split_flags(message.flags)
         messages.append(NewMessage(message.data, flags, keywords, message.internal_date))
     try:
