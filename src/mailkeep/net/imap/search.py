@@ -12,6 +12,8 @@ messages it returns: ``(MODSEQ n)`` in SEARCH, ``MODSEQ n`` in ESEARCH (RFC 7162
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from mailkeep.net.imap import condstore
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
@@ -101,33 +103,59 @@ async def search(session: Session, command: c.Search) -> StatusResponse:
         )
         await session.send(untagged.search(results, modseq))
         return r.ok("SEARCH completed")
+    return await send_esearch(
+        session,
+        command.uid,
+        [u for _, u in known],
+        results,
+        options,
+        with_modseq,
+        lambda shown: UidSet.of(shown).to_imap(),
+        "SEARCH",
+    )
+
+
+async def send_esearch(
+    session: Session,
+    uid: bool,
+    ordered: Sequence[int],
+    results: Sequence[int],
+    options: tuple[c.SearchReturn, ...],
+    with_modseq: bool,
+    format_all: Callable[[Sequence[int]], str],
+    command_name: str,
+) -> StatusResponse:
+    """The ESEARCH answer of SEARCH (RFC 4731) and SORT (RFC 5267 3.1). ``ordered`` are the
+    matching UIDs in the answer's order (MIN is the first, MAX the last), ``results`` what
+    the client is shown for them; ``format_all`` writes ALL (a UID set for SEARCH, the sort
+    order for SORT). SAVE keeps the result for "$" (RFC 5182)."""
     wanted = set(options) or {c.SearchReturn.ALL}
     if c.SearchReturn.SAVE in wanted:  # RFC 5182 2.4: MIN/MAX narrow what is saved
-        saved = [u for _, u in known]
+        saved = list(ordered)
         narrowed = []
         if saved and c.SearchReturn.MIN in wanted:
             narrowed.append(saved[0])
         if saved and c.SearchReturn.MAX in wanted:
             narrowed.append(saved[-1])
         if narrowed and not {c.SearchReturn.ALL, c.SearchReturn.COUNT} & wanted:
-            saved = sorted(set(narrowed))
-        session.saved_uids = tuple(saved)
+            saved = narrowed
+        session.saved_uids = tuple(sorted(set(saved)))
         wanted.discard(c.SearchReturn.SAVE)
         if not wanted:  # RFC 5182 2.1: SAVE alone sends no ESEARCH
-            return r.ok("SEARCH completed, result saved")
+            return r.ok(f"{command_name} completed, result saved")
     modseq = None
     if with_modseq:  # RFC 7162 3.1.10: of every match, or of MIN/MAX when only those
-        returned = condstore.ends([u for _, u in known], wanted)
+        returned = condstore.ends(list(ordered), wanted)
         modseq = await condstore.highest_modseq(session, sorted(set(returned)))
     await session.send(
         untagged.esearch(
             session.tag,
-            command.uid,
+            uid,
             minimum=results[0] if results and c.SearchReturn.MIN in wanted else None,
             maximum=results[-1] if results and c.SearchReturn.MAX in wanted else None,
             count=len(results) if c.SearchReturn.COUNT in wanted else None,
-            all_=UidSet.of(results).to_imap() if c.SearchReturn.ALL in wanted else None,
+            all_=format_all(results) if c.SearchReturn.ALL in wanted else None,
             modseq=modseq,
         )
     )
-    return r.ok("SEARCH completed")
+    return r.ok(f"{command_name} completed")

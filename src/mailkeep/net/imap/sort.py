@@ -9,10 +9,10 @@ parsed again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from mailkeep.net.imap import condstore
-from mailkeep.net.imap.search import to_criterion
+from mailkeep.net.imap.search import send_esearch, to_criterion
 from mailkeep.net.imap.session import Session
 from mailkeep.protocol.imap import commands as c
 from mailkeep.protocol.imap import responses as r
@@ -92,50 +92,10 @@ async def sort(session: Session, command: c.Sort) -> StatusResponse:
             modseq = await condstore.highest_modseq(session, sorted(ordered))
         await session.send(untagged.sort(results, modseq))
         return r.ok("SORT completed")
-    return await _esort(session, command, ordered, results, options, with_modseq)
-
-
-async def _esort(
-    session: Session,
-    command: c.Sort,
-    ordered: Sequence[int],
-    results: Sequence[int],
-    options: tuple[c.SearchReturn, ...],
-    with_modseq: bool,
-) -> StatusResponse:
-    """RFC 5267 3.1: the ESEARCH return options in sort order (MIN is the first message
-    of the sorted result, MAX the last); SAVE keeps the result for "$" (RFC 5182).
-    ``ordered`` are the UIDs, ``results`` what the client is shown."""
-    wanted = set(options) or {c.SearchReturn.ALL}
-    if c.SearchReturn.SAVE in wanted:
-        saved = list(ordered)
-        narrowed = []
-        if saved and c.SearchReturn.MIN in wanted:
-            narrowed.append(saved[0])
-        if saved and c.SearchReturn.MAX in wanted:
-            narrowed.append(saved[-1])
-        if narrowed and not {c.SearchReturn.ALL, c.SearchReturn.COUNT} & wanted:
-            saved = narrowed
-        session.saved_uids = tuple(sorted(set(saved)))
-        wanted.discard(c.SearchReturn.SAVE)
-        if not wanted:
-            return r.ok("SORT completed, result saved")
-    modseq = None
-    if with_modseq:  # RFC 7162 3.1.10: MIN/MAX here are the first and last in sort order
-        picked = condstore.ends(list(ordered), wanted)
-        modseq = await condstore.highest_modseq(session, sorted(set(picked)))
-    await session.send(
-        untagged.esearch(
-            session.tag,
-            command.uid,
-            minimum=results[0] if results and c.SearchReturn.MIN in wanted else None,
-            maximum=results[-1] if results and c.SearchReturn.MAX in wanted else None,
-            count=len(results) if c.SearchReturn.COUNT in wanted else None,
-            all_=ordered_set(results) if c.SearchReturn.ALL in wanted else None,
-            modseq=modseq,
-        )
+    # RFC 5267 3.1: ESORT answers with ESEARCH, MIN and MAX in sort order.
+    return await send_esearch(
+        session, command.uid, ordered, results, options, with_modseq, ordered_set, "SORT"
     )
-    return r.ok("SORT completed")
 
 
 async def thread(session: Session, command: c.Thread) -> StatusResponse:
