@@ -160,13 +160,7 @@ def _prune(roots: list[_Node]) -> list[_Node]:
     """Step 3: drop childless dummies; splice a dummy's children into its place, except
     that a dummy at the root keeps two or more children (a thread whose head is missing)."""
     # post-order without recursion: children are pruned before their parent
-    order: list[_Node] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.children)
-    for node in reversed(order):
+    for node in reversed(_preorder(roots)):
         if not any(child.message is None for child in node.children):
             continue
         kept: list[_Node] = []
@@ -189,6 +183,18 @@ def _prune(roots: list[_Node]) -> list[_Node]:
     return result
 
 
+def _preorder(roots: list[_Node]) -> list[_Node]:
+    """Every node below ``roots``, each before its children (no recursion: threads can be
+    thousands deep); reversed, it visits children before their parent."""
+    order: list[_Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    return order
+
+
 def _date_key(node: _Node) -> tuple[int, int]:
     """Sent date and position; a dummy sorts by its first child (RFC 5256 3 steps 4, 6)."""
     while node.message is None:
@@ -198,13 +204,7 @@ def _date_key(node: _Node) -> tuple[int, int]:
 
 def _sort_below(roots: list[_Node]) -> None:
     """Step 6: sort every set of siblings by sent date, the deepest first."""
-    order: list[_Node] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(node.children)
-    for node in reversed(order):
+    for node in reversed(_preorder(roots)):
         if len(node.children) > 1:
             node.children.sort(key=_date_key)
 
