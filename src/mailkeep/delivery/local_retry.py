@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from mailkeep.accounts.directory import Directory
 from mailkeep.mail import dsn
-from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
+from mailkeep.protocol.smtp.grammar import Notify
 from mailkeep.queue.models import QueuedMessage, QueuedRecipient, RecipientStatus
-from mailkeep.queue.spool import Spool, new_id
+from mailkeep.queue.notifications import notification
+from mailkeep.queue.spool import Spool
 from mailkeep.store.errors import MailboxNotFound
 from mailkeep.store.interface import MailStore
 from mailkeep.store.models import INBOX, Quota, Recipient
@@ -165,35 +165,10 @@ class LocalRetry:
         statuses: list[dsn.RecipientStatus],
         now: float,
     ) -> None:
-        assert envelope.mail_from is not None
-        hostname = self.settings.hostname
-        token = secrets.token_hex(8)
-        raw = dsn.build_report(
-            dsn.Report(
-                reporting_mta=hostname,
-                postmaster=f"MAILER-DAEMON@{hostname}",
-                recipient=envelope.mail_from,
-                original=original,
-                return_full=envelope.ret is Ret.FULL,
-                arrival=envelope.created,
-                envid=envelope.envid,
-                statuses=tuple(statuses),
-            ),
-            now=now,
-            message_id=f"{envelope.id}.{token}@{hostname}",
-            boundary=f"{envelope.id}/{token}/{hostname}",
+        queued, raw = notification(
+            envelope, original, statuses, hostname=self.settings.hostname, now=now
         )
-        notification = QueuedMessage(
-            id=new_id(now),
-            mail_from=None,  # RFC 5321 6.1: reports are sent from <>
-            recipients=(QueuedRecipient(envelope.mail_from, next_attempt=now),),
-            created=now,
-            size=len(raw),
-            smtputf8=not envelope.mail_from.isascii(),
-            body=Body.SEVEN_BIT if raw.isascii() else Body.EIGHT_BIT_MIME,
-            extra={"notification_for": envelope.id},
-        )
-        await self.spool.put(notification, raw)
+        await self.spool.put(queued, raw)
 
 
 def _wants_failure(rcpt: QueuedRecipient) -> bool:

@@ -32,17 +32,17 @@ import asyncio
 import collections
 import logging
 import os
-import secrets
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from mailkeep.mail import dsn
-from mailkeep.protocol.smtp.grammar import Body, Notify, Ret
+from mailkeep.protocol.smtp.grammar import Notify
 from mailkeep.queue.models import QueuedMessage, QueuedRecipient, RecipientStatus
+from mailkeep.queue.notifications import notification
 from mailkeep.queue.schedule import RetrySchedule, Verdict
-from mailkeep.queue.spool import Spool, new_id
+from mailkeep.queue.spool import Spool
 from mailkeep.queue.transport import OutboundMessage, Outcome, RecipientResult, Transport
 
 log = logging.getLogger(__name__)
@@ -430,38 +430,12 @@ class QueueWorker:
     ) -> None:
         if envelope.mail_from is None:  # RFC 5321 6.1: never bounce a bounce
             return
-        hostname = self.settings.hostname
-        report = dsn.Report(
-            reporting_mta=hostname,
-            postmaster=f"MAILER-DAEMON@{hostname}",
-            recipient=envelope.mail_from,
-            original=content,
-            return_full=envelope.ret is Ret.FULL,
-            arrival=envelope.created,
-            envid=envelope.envid,
-            statuses=tuple(statuses),
-        )
-        token = secrets.token_hex(8)
-        raw = dsn.build_report(
-            report,
-            now=now,
-            message_id=f"{envelope.id}.{token}@{hostname}",
-            boundary=f"{envelope.id}/{token}/{hostname}",
-        )
-        notification = QueuedMessage(
-            id=new_id(now),
-            mail_from=None,
-            recipients=(QueuedRecipient(envelope.mail_from),),
-            created=now,
-            size=len(raw),
-            smtputf8=not envelope.mail_from.isascii(),
-            body=Body.SEVEN_BIT if raw.isascii() else Body.EIGHT_BIT_MIME,
-            received_from="",
-            extra={"notification_for": envelope.id},
+        queued, raw = notification(
+            envelope, content, statuses, hostname=self.settings.hostname, now=now
         )
         self._report.notifications += 1
-        log.info("queue notification", extra={"id": notification.id, "about": envelope.id})
-        await self._notify(notification, raw)
+        log.info("queue notification", extra={"id": queued.id, "about": envelope.id})
+        await self._notify(queued, raw)
 
     async def _queue_notification(self, envelope: QueuedMessage, raw: bytes) -> None:
         await self.spool.put(envelope, raw)
