@@ -119,3 +119,43 @@ def serve_client_users(
         server.deliver_offline(f"{name}@{DOMAIN}", [message(name, i) for i in range(count)])
     server.start()
     return server
+
+
+def mbsync_config(
+    server: MailServer,
+    local: Path,
+    user: str,
+    channel: str,
+    *,
+    account: str = "",
+    near: str = "",
+) -> str:
+    """An mbsyncrc: the far side is ``user`` (password PASSWORD) on the server's IMAPS port,
+    trusting the server's CA; the near side a Maildir under ``local``; ``channel`` the
+    lines of the "Channel sync" section after its name, ``account`` and ``near`` lines
+    added to the account and to the Maildir store."""
+    return (
+        f"IMAPAccount remote\nHost localhost\nPort {server.ports['imaps']}\n"
+        f'User {user}\nPass "{PASSWORD}"\nSSLType IMAPS\n'
+        f"CertificateFile {server.ca_file}\n{account}\n"
+        "IMAPStore remote\nAccount remote\n\n"
+        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n{near}\n"
+        f"Channel sync\n{channel}"
+    )
+
+
+def offlineimap_config(
+    server: MailServer, metadata: Path, local: Path, user: str, remote: str = ""
+) -> str:
+    """An offlineimaprc syncing ``user`` (PLAIN login, password PASSWORD, over IMAPS with
+    the server's CA) into Maildir folders under ``local``; ``remote`` adds lines to the
+    remote repository."""
+    return (
+        f"[general]\naccounts = main\nmetadata = {metadata}\n\n"
+        "[Account main]\nlocalrepository = local\nremoterepository = remote\n\n"
+        f"[Repository local]\ntype = Maildir\nlocalfolders = {local}\n\n"
+        "[Repository remote]\ntype = IMAP\nremotehost = localhost\n"
+        f"remoteport = {server.ports['imaps']}\nremoteuser = {user}\n"
+        f"remotepass = {PASSWORD}\nssl = yes\nsslcacertfile = {server.ca_file}\n"
+        f"auth_mechanisms = PLAIN\n{remote}"
+    )

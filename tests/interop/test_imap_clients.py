@@ -17,7 +17,14 @@ import aioimaplib
 import pytest
 from imapclient import IMAPClient
 
-from tests.mailserver import PASSWORD, MailServer, client_message, serve_client_users
+from tests.mailserver import (
+    PASSWORD,
+    MailServer,
+    client_message,
+    mbsync_config,
+    offlineimap_config,
+    serve_client_users,
+)
 from tests.net.imap.conftest import tls_context
 from tests.tools import require_tool
 
@@ -210,13 +217,14 @@ def test_mbsync_two_way_sync(server: MailServer, tmp_path: Path) -> None:
     local.mkdir()
     rc = tmp_path / "mbsyncrc"
     rc.write_text(
-        f"IMAPAccount remote\nHost localhost\nPort {server.ports['imaps']}\n"
-        f'User mbsync@example.test\nPass "{PASSWORD}"\nSSLType IMAPS\n'
-        f"CertificateFile {server.ca_file}\n\n"
-        "IMAPStore remote\nAccount remote\n\n"
-        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"
-        "Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n"
-        "Expunge Both\nSyncState *\nSync All\n"
+        mbsync_config(
+            server,
+            local,
+            "mbsync@example.test",
+            "Far :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\n"
+            "SyncState *\nSync All\n",
+            near="SubFolders Verbatim\n",
+        )
     )
     args = [mbsync, "-c", str(rc), "-a"]
     first = run(args)
@@ -269,16 +277,7 @@ def test_offlineimap_sync(server: MailServer, tmp_path: Path) -> None:
     offlineimap = require_tool("offlineimap")
     local = tmp_path / "mail"
     rc = tmp_path / "offlineimaprc"
-    rc.write_text(
-        "[general]\naccounts = main\nmetadata = "
-        f"{tmp_path / 'meta'}\n\n[Account main]\nlocalrepository = local\n"
-        "remoterepository = remote\n\n"
-        f"[Repository local]\ntype = Maildir\nlocalfolders = {local}\n\n"
-        "[Repository remote]\ntype = IMAP\nremotehost = localhost\n"
-        f"remoteport = {server.ports['imaps']}\nremoteuser = offlineimap@example.test\n"
-        f"remotepass = {PASSWORD}\nssl = yes\nsslcacertfile = {server.ca_file}\n"
-        "auth_mechanisms = PLAIN\n"
-    )
+    rc.write_text(offlineimap_config(server, tmp_path / "meta", local, "offlineimap@example.test"))
     result = run([offlineimap, "-c", str(rc), "-o", "-u", "basic"])
     assert result.returncode == 0, result.stdout + result.stderr
     bodies = _maildir_messages(local / "INBOX")  # offlineimap stores LF line ends

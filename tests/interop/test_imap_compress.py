@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mailserver import PASSWORD, MailServer, make_server
+from tests.mailserver import MailServer, make_server, mbsync_config, offlineimap_config
 from tests.tools import require_tool
 
 
@@ -54,13 +54,12 @@ def test_mbsync_compresses(server: MailServer, tmp_path: Path) -> None:
     local.mkdir()
     rc = tmp_path / "mbsyncrc"
     rc.write_text(
-        f"IMAPAccount remote\nHost localhost\nPort {server.ports['imaps']}\n"
-        f'User mbsync@example.test\nPass "{PASSWORD}"\nSSLType IMAPS\n'
-        f"CertificateFile {server.ca_file}\n\n"
-        "IMAPStore remote\nAccount remote\n\n"
-        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n"
-        "Channel sync\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\n"
-        "SyncState *\nSync Pull\n"
+        mbsync_config(
+            server,
+            local,
+            "mbsync@example.test",
+            "Far :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSyncState *\nSync Pull\n",
+        )
     )
     result = run([mbsync, "-D", "-c", str(rc), "-a"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -74,14 +73,13 @@ def test_offlineimap_compresses(server: MailServer, tmp_path: Path) -> None:
     local = tmp_path / "mail"
     rc = tmp_path / "offlineimaprc"
     rc.write_text(
-        "[general]\naccounts = main\nmetadata = "
-        f"{tmp_path / 'meta'}\n\n[Account main]\nlocalrepository = local\n"
-        "remoterepository = remote\n\n"
-        f"[Repository local]\ntype = Maildir\nlocalfolders = {local}\n\n"
-        "[Repository remote]\ntype = IMAP\nremotehost = localhost\n"
-        f"remoteport = {server.ports['imaps']}\nremoteuser = offlineimap@example.test\n"
-        f"remotepass = {PASSWORD}\nssl = yes\nsslcacertfile = {server.ca_file}\n"
-        "auth_mechanisms = PLAIN\nusecompression = yes\nfolderfilter = lambda f: f == 'INBOX'\n"
+        offlineimap_config(
+            server,
+            tmp_path / "meta",
+            local,
+            "offlineimap@example.test",
+            "usecompression = yes\nfolderfilter = lambda f: f == 'INBOX'\n",
+        )
     )
     result = run([offlineimap, "-c", str(rc), "-o", "-u", "basic", "-d", "imap"])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from mailkeep.accounts.directory import DATABASE_NAME, Directory
 from tests.interop.test_imap_clients import canonical
-from tests.mailserver import PASSWORD, MailServer, make_server
+from tests.mailserver import PASSWORD, MailServer, make_server, mbsync_config
 from tests.net.test_smtp_server import mailbox, strip_trace
 from tests.tools import require_tool
 
@@ -132,13 +132,13 @@ def test_mbsync_syncs_after_a_scram_login(server: MailServer, tmp_path: Path) ->
     local.mkdir()
     rc = tmp_path / "mbsyncrc"
     rc.write_text(
-        f"IMAPAccount remote\nHost localhost\nPort {server.ports['imaps']}\n"
-        f'User {addr("imap")}\nPass "{PASSWORD}"\nSSLType IMAPS\n'
-        f"CertificateFile {server.ca_file}\nAuthMechs SCRAM-SHA-256\n\n"
-        "IMAPStore remote\nAccount remote\n\n"
-        f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n"
-        "Channel sync\nFar :remote:INBOX\nNear :local:INBOX\nCreate Near\nSyncState *\n"
-        "Sync Pull\n"
+        mbsync_config(
+            server,
+            local,
+            addr("imap"),
+            "Far :remote:INBOX\nNear :local:INBOX\nCreate Near\nSyncState *\nSync Pull\n",
+            account="AuthMechs SCRAM-SHA-256\n",
+        )
     )
     synced = run([mbsync, "-c", str(rc), "-a"])
     assert synced.returncode == 0, synced.stdout + synced.stderr
